@@ -1,0 +1,57 @@
+//! The HTTP API: one axum `Router` shared by the local server and the Lambda handler.
+
+pub mod json;
+pub mod routes;
+pub mod types;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Method};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::config::Config;
+use crate::runner::Runner;
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub runner: Arc<Runner>,
+}
+
+/// The application router.
+pub fn app(state: AppState) -> Router {
+    // Room for the largest code and stdin plus JSON escaping overhead.
+    let body_limit = (state.config.max_code_bytes + state.config.max_stdin_bytes) * 2 + 64 * 1024;
+    let cors = cors_layer(&state.config.cors_allow_origin);
+    Router::new()
+        .route("/api/health", get(routes::health))
+        .route("/api/runtimes", get(routes::runtimes))
+        .route("/api/execute/once", post(routes::execute_once))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(cors)
+        .with_state(state)
+}
+
+fn cors_layer(allow_origin: &str) -> CorsLayer {
+    let origins = if allow_origin.trim() == "*" {
+        AllowOrigin::from(Any)
+    } else {
+        let list: Vec<HeaderValue> = allow_origin
+            .split(',')
+            .filter_map(|origin| HeaderValue::from_str(origin.trim()).ok())
+            .collect();
+        AllowOrigin::list(list)
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
+}

@@ -1,0 +1,257 @@
+//! Request and response bodies of the HTTP API (camelCase, as the frontend expects).
+
+use serde::{Deserialize, Serialize};
+
+use crate::runner::process::ProcessOutcome;
+use crate::runner::{CompileReport, Execution};
+
+/// `POST /api/execute/once`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnceRequest {
+    pub code: String,
+    pub language: String,
+    #[serde(default)]
+    pub stdin: Option<String>,
+}
+
+/// The outcome category of a run, most severe cause first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Success,
+    CompileError,
+    TimeLimitExceeded,
+    OutputLimitExceeded,
+    MemoryLimitExceeded,
+    KilledBySignal,
+    RuntimeError,
+    Cancelled,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompileBody {
+    pub success: bool,
+    pub output: String,
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub cached: bool,
+    pub used_precompiled_header: bool,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunBody {
+    pub stdout: String,
+    pub stderr: String,
+    /// stdout and stderr interleaved in arrival order.
+    pub output: String,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub timed_out: bool,
+    pub output_truncated: bool,
+    pub wall_ms: u64,
+    pub cpu_ms: u64,
+    pub peak_memory_kb: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timings {
+    pub compile_ms: u64,
+    pub run_wall_ms: u64,
+    pub cpu_ms: u64,
+    pub peak_memory_kb: u64,
+}
+
+/// The response of `/api/execute/once`. `stdout` is what the user should see
+/// (the frontend reads only that field): the program's interleaved output, or the
+/// compiler's diagnostics, followed by a note when a limit stopped the program.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionResponse {
+    pub stdout: String,
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub timed_out: bool,
+    pub output_truncated: bool,
+    pub memory_exceeded: bool,
+    pub language: &'static str,
+    pub version: Option<String>,
+    pub compile: Option<CompileBody>,
+    pub run: Option<RunBody>,
+    pub timings: Timings,
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn millis(duration: std::time::Duration) -> u64 {
+    duration.as_millis() as u64
+}
+
+impl From<&CompileReport> for CompileBody {
+    fn from(report: &CompileReport) -> Self {
+        CompileBody {
+            success: report.success,
+            output: report.output.clone(),
+            exit_code: report.exit_code,
+            timed_out: report.timed_out,
+            cached: report.cached,
+            used_precompiled_header: report.used_pch,
+            duration_ms: millis(report.duration),
+        }
+    }
+}
+
+impl From<&ProcessOutcome> for RunBody {
+    fn from(run: &ProcessOutcome) -> Self {
+        RunBody {
+            stdout: text(&run.stdout),
+            stderr: text(&run.stderr),
+            output: text(&run.combined),
+            exit_code: run.exit_code,
+            signal: run.signal.map(signal_name),
+            timed_out: run.timed_out,
+            output_truncated: run.output_truncated,
+            wall_ms: millis(run.wall_time),
+            cpu_ms: millis(run.cpu_time),
+            peak_memory_kb: run.peak_memory_kib,
+        }
+    }
+}
+
+impl ExecutionResponse {
+    pub fn from_execution(execution: &Execution, limits: &crate::config::Limits) -> Self {
+        let memory_exceeded = execution.memory_exceeded();
+        let status = status_of(execution, memory_exceeded);
+        let compile = execution.compile.as_ref().map(CompileBody::from);
+        let run = execution.run.as_ref().map(RunBody::from);
+        let mut display = match (&execution.run, &execution.compile) {
+            (Some(run), _) => text(&run.combined),
+            (None, Some(compile)) => compile.output.clone(),
+            (None, None) => String::new(),
+        };
+        if let Some(note) = limit_note(status, execution.run.as_ref(), limits) {
+            if !display.is_empty() && !display.ends_with('\n') {
+                display.push('\n');
+            }
+            display.push_str(&note);
+        }
+        let outcome = execution.run.as_ref();
+        ExecutionResponse {
+            stdout: display,
+            status,
+            exit_code: outcome.and_then(|r| r.exit_code),
+            signal: outcome.and_then(|r| r.signal).map(signal_name),
+            timed_out: outcome.is_some_and(|r| r.timed_out),
+            output_truncated: outcome.is_some_and(|r| r.output_truncated),
+            memory_exceeded,
+            language: execution.language.display_name,
+            version: execution.version.clone(),
+            timings: Timings {
+                compile_ms: execution.compile.as_ref().map_or(0, |c| millis(c.duration)),
+                run_wall_ms: outcome.map_or(0, |r| millis(r.wall_time)),
+                cpu_ms: outcome.map_or(0, |r| millis(r.cpu_time)),
+                peak_memory_kb: outcome.map_or(0, |r| r.peak_memory_kib),
+            },
+            compile,
+            run,
+        }
+    }
+}
+
+pub fn status_of(execution: &Execution, memory_exceeded: bool) -> RunStatus {
+    let Some(run) = &execution.run else {
+        return RunStatus::CompileError;
+    };
+    if run.cancelled {
+        RunStatus::Cancelled
+    } else if run.timed_out {
+        RunStatus::TimeLimitExceeded
+    } else if run.output_truncated {
+        RunStatus::OutputLimitExceeded
+    } else if memory_exceeded {
+        RunStatus::MemoryLimitExceeded
+    } else if run.signal.is_some() {
+        RunStatus::KilledBySignal
+    } else if run.exit_code != Some(0) {
+        RunStatus::RuntimeError
+    } else {
+        RunStatus::Success
+    }
+}
+
+/// A line telling the user why the program stopped, when it was not its own doing.
+fn limit_note(
+    status: RunStatus,
+    run: Option<&ProcessOutcome>,
+    limits: &crate::config::Limits,
+) -> Option<String> {
+    let note = match status {
+        RunStatus::TimeLimitExceeded => format!(
+            "time limit exceeded: the program was stopped after {} s",
+            limits.wall_time.as_secs()
+        ),
+        RunStatus::OutputLimitExceeded => format!(
+            "output limit exceeded: output was cut at {} bytes and the program was stopped",
+            limits.output_bytes
+        ),
+        RunStatus::MemoryLimitExceeded => format!(
+            "memory limit exceeded: the program may use at most {} MiB",
+            limits.memory_bytes / (1024 * 1024)
+        ),
+        RunStatus::KilledBySignal => {
+            let signal = run.and_then(|r| r.signal).unwrap_or(0);
+            format!("the program was killed by {}", describe_signal(signal))
+        }
+        RunStatus::Cancelled => "the server is shutting down; the program was stopped".into(),
+        _ => return None,
+    };
+    Some(format!("[sr-runner] {note}\n"))
+}
+
+/// `SIGSEGV`-style name of a signal number.
+pub fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGSYS => "SIGSYS",
+        _ => return format!("SIG{signal}"),
+    };
+    name.to_string()
+}
+
+fn describe_signal(signal: i32) -> String {
+    let meaning = match signal {
+        libc::SIGSEGV => {
+            " (segmentation fault: invalid memory access, often a stack overflow or a bad index)"
+        }
+        libc::SIGFPE => " (arithmetic error, e.g. division by zero)",
+        libc::SIGABRT => " (aborted, e.g. a failed assertion or an uncaught C++ exception)",
+        libc::SIGXFSZ => " (file size limit exceeded)",
+        libc::SIGBUS => " (bus error)",
+        libc::SIGKILL => " (killed)",
+        _ => "",
+    };
+    format!("{}{meaning}", signal_name(signal))
+}

@@ -1,0 +1,25 @@
+use sr_runner::{server, Config};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            tracing::error!(%err, "refusing to start");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match server::run_local(config).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(%err, "server failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
