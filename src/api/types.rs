@@ -194,8 +194,9 @@ fn limit_note(
 ) -> Option<String> {
     let note = match status {
         RunStatus::TimeLimitExceeded => format!(
-            "time limit exceeded: the program was stopped after {} s",
-            limits.wall_time.as_secs()
+            "time limit exceeded: the program was stopped after {} s of wall-clock time or {} s of CPU time",
+            limits.wall_time.as_secs(),
+            limits.cpu_seconds()
         ),
         RunStatus::OutputLimitExceeded => format!(
             "output limit exceeded: output was cut at {} bytes and the program was stopped",

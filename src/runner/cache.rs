@@ -155,19 +155,24 @@ impl CompileCache {
 
     /// Copies a fresh build output into the cache and returns the published entry.
     pub fn insert(&self, key: &str, build_dir: &Path) -> io::Result<Arc<CachedBuild>> {
-        let staging = self
-            .root
-            .join(format!(".staging-{key}-{}", std::process::id()));
-        if staging.exists() {
-            remove_tree(&staging)?;
+        // A unique staging name: other servers (or test apps) may publish the
+        // same key at the same moment.
+        let staging = tempfile::Builder::new()
+            .prefix(".staging-")
+            .tempdir_in(&self.root)?
+            .keep();
+        std::fs::remove_dir(&staging)?;
+        if let Err(err) = copy_tree_sealed(build_dir, &staging) {
+            let _ = remove_tree(&staging);
+            return Err(err);
         }
-        copy_tree_sealed(build_dir, &staging)?;
         let target = self.root.join(key);
-        if target.exists() {
-            // Another server process published the same build first: keep theirs.
+        if std::fs::rename(&staging, &target).is_err() {
+            // Another server published the same build first: keep theirs.
             remove_tree(&staging)?;
-        } else {
-            std::fs::rename(&staging, &target)?;
+            if !target.is_dir() {
+                return Err(io::Error::other("could not publish build output"));
+            }
         }
         let bytes = tree_size(&target)?;
         let digest = if self.verify {

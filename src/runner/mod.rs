@@ -289,7 +289,7 @@ impl Runner {
             BuildLocation::None(run_dir.path.join(BUILD_DIR))
         };
 
-        let (argv, env) = plan::run_command(
+        let command = plan::run_command(
             language,
             &source_file,
             &request.code,
@@ -298,8 +298,8 @@ impl Runner {
             &ctx,
         );
         let spec = ProcessSpec {
-            argv,
-            env,
+            argv: command.argv,
+            env: command.env,
             cwd: run_dir.path.clone(),
             stdin: request.stdin,
             limits: run_limits,
@@ -326,11 +326,12 @@ impl Runner {
         lease: &SandboxLease,
     ) -> Result<(CompileReport, Option<BuildLocation>), RunError> {
         let language = request.language;
-        let (argv, env) = plan::compile_command(language, source_file, ctx)
+        let command = plan::compile_command(language, source_file, ctx)
             .expect("compiled languages have a compile command");
         // The PCH include path is an optimisation that does not change the output,
         // so it stays out of the key (a build without it is just as good).
-        let flags: Vec<&str> = argv
+        let flags: Vec<&str> = command
+            .argv
             .iter()
             .filter(|arg| {
                 ctx.pch_dir
@@ -374,8 +375,8 @@ impl Runner {
         std::fs::create_dir_all(&build_dir)?;
         chown_to(&build_dir, lease.uid())?;
         let spec = ProcessSpec {
-            argv,
-            env,
+            argv: command.argv,
+            env: command.env,
             cwd: ctx.run_dir.to_path_buf(),
             stdin: Vec::new(),
             limits: self.config.compile_limits.clone(),

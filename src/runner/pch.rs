@@ -63,10 +63,11 @@ impl PrecompiledHeader {
         let header = self.locate_header().await?;
         std::fs::create_dir_all(&self.root)?;
         set_mode(&self.root, 0o755)?;
-        let staging = self
-            .root
-            .join(format!(".staging-{}-{}", &key[..16], std::process::id()));
-        remove_tree(&staging)?;
+        // A unique staging name: several servers (or test apps) may build at once.
+        let staging = tempfile::Builder::new()
+            .prefix(".staging-")
+            .tempdir_in(&self.root)?
+            .keep();
         std::fs::create_dir_all(staging.join("bits"))?;
         // GCC looks for `bits/stdc++.h.gch` beside a `bits/stdc++.h` in each include
         // directory; the copy is what it reads when the .gch cannot be used.

@@ -13,6 +13,13 @@ pub const CPP_FLAGS: &[&str] = &["-std=c++17", "-O2", "-pipe"];
 /// Where a build step writes its output, relative to the run directory.
 pub const BUILD_DIR: &str = "build";
 
+/// A program to start: argv and its complete environment.
+#[derive(Debug, Clone)]
+pub struct CommandLine {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
 /// Inputs a plan needs beyond the language.
 #[derive(Debug, Clone, Copy)]
 pub struct PlanContext<'a> {
@@ -43,7 +50,7 @@ pub fn compile_command(
     lang: &Language,
     source_file: &str,
     ctx: &PlanContext,
-) -> Option<(Vec<String>, Vec<(String, String)>)> {
+) -> Option<CommandLine> {
     let out = format!("{BUILD_DIR}/main");
     let run_dir = ctx.run_dir.display().to_string();
     let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -115,7 +122,7 @@ pub fn compile_command(
         }
         LanguageId::Rust => strings(&["rustc", "-O", "--edition", "2021", "-o", &out, source_file]),
     };
-    Some((argv, env))
+    Some(CommandLine { argv, env })
 }
 
 /// The run step: argv and environment. `build` is the directory holding the
@@ -127,7 +134,7 @@ pub fn run_command(
     build: &Path,
     limits: &Limits,
     ctx: &PlanContext,
-) -> (Vec<String>, Vec<(String, String)>) {
+) -> CommandLine {
     let mut env = base_env(ctx);
     let binary = build.join("main").display().to_string();
     let memory_mib = limits.memory_bytes / (1024 * 1024);
@@ -165,7 +172,7 @@ pub fn run_command(
             java_main_class(code),
         ],
     };
-    (argv, env)
+    CommandLine { argv, env }
 }
 
 /// Virtual-memory headroom a runtime needs beyond its heap: the JVM reserves

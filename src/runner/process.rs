@@ -180,6 +180,9 @@ fn current_uid_task_count() -> u64 {
         .sum()
 }
 
+/// rusage and the kernel's CPU-limit check disagree by a few ticks.
+const CPU_ACCOUNTING_SLACK: Duration = Duration::from_millis(250);
+
 /// Runs one process to completion under the sandbox lease.
 pub async fn run_process(
     spec: &ProcessSpec,
@@ -280,7 +283,13 @@ pub async fn run_process(
     outcome.signal = exit_info.signal;
     outcome.cpu_time = exit_info.cpu_time;
     outcome.peak_memory_kib = exit_info.peak_memory_kib;
-    if exit_info.signal == Some(libc::SIGXCPU) {
+    // RLIMIT_CPU counts all threads: a multithreaded program can use it up before
+    // the wall clock runs out. The kernel sends SIGXCPU, then SIGKILL.
+    let cpu_limit = Duration::from_secs(spec.limits.cpu_seconds());
+    let cpu_exhausted = exit_info.signal == Some(libc::SIGXCPU)
+        || (exit_info.signal == Some(libc::SIGKILL)
+            && exit_info.cpu_time + CPU_ACCOUNTING_SLACK >= cpu_limit);
+    if cpu_exhausted {
         outcome.timed_out = true;
     }
     Ok(outcome)

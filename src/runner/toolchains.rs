@@ -38,7 +38,7 @@ impl Toolchains {
     /// Probes every language concurrently on the sandbox `PATH`.
     pub async fn detect(sandbox_path: &str) -> Self {
         let probes = LANGUAGES.iter().map(|lang| probe(lang, sandbox_path));
-        let found = futures_join_all(probes).await;
+        let found = join_all_spawned(probes).await;
         let by_language = found.into_iter().map(|t| (t.0, t.1)).collect();
         let toolchains = Toolchains {
             by_language,
@@ -74,11 +74,10 @@ impl Toolchains {
     }
 }
 
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output>
+/// Runs the futures concurrently on the runtime and collects their outputs in order.
+async fn join_all_spawned<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
