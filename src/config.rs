@@ -66,6 +66,18 @@ pub struct Config {
     pub sandbox_path: String,
     /// Build the C++ precompiled header in the background at start-up.
     pub prebuild_pch: bool,
+    /// DynamoDB table of the sessions; the embedded store is used when unset.
+    pub table_name: Option<String>,
+    /// Endpoint override (DynamoDB Local).
+    pub dynamodb_endpoint: Option<String>,
+    /// Sessions expire this long after their last activity.
+    pub session_ttl_secs: u64,
+    /// Interactive sessions active at once, across all instances.
+    pub max_sessions: u32,
+    /// Code kept in a session record.
+    pub max_session_code_bytes: usize,
+    /// All inputs of one session together.
+    pub max_session_input_bytes: usize,
 }
 
 impl Config {
@@ -126,6 +138,14 @@ impl Config {
             sandbox_uid_count: env.parse_nonzero("SANDBOX_UID_COUNT", 256)?,
             sandbox_path: env.string("SANDBOX_PATH", "/usr/local/bin:/usr/bin:/bin"),
             prebuild_pch: env.parse("PREBUILD_PCH", true)?,
+            table_name: env.raw("TABLE_NAME").map(str::to_string),
+            dynamodb_endpoint: env.raw("DYNAMODB_ENDPOINT").map(str::to_string),
+            session_ttl_secs: env.parse_nonzero("SESSION_TTL_SECS", 300)?,
+            max_sessions: env.parse_nonzero("MAX_SESSIONS", 20)?,
+            // A session item holds the code, the inputs and the transcript (capped
+            // by MAX_OUTPUT_BYTES); these bounds keep it far below DynamoDB's 400 KB.
+            max_session_code_bytes: env.parse("MAX_SESSION_CODE_BYTES", 128 * 1024)?,
+            max_session_input_bytes: env.parse("MAX_SESSION_INPUT_BYTES", 64 * 1024)?,
         })
     }
 }
@@ -198,6 +218,9 @@ mod tests {
         assert_eq!(config.max_code_bytes, 256 * 1024);
         assert_eq!(config.max_stdin_bytes, 1024 * 1024);
         assert_eq!(config.cors_allow_origin, "*");
+        assert_eq!(config.max_sessions, 20);
+        assert_eq!(config.session_ttl_secs, 300);
+        assert!(config.table_name.is_none());
     }
 
     #[test]

@@ -17,6 +17,12 @@ pub enum AppError {
     MethodNotAllowed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{message}")]
     Busy {
         message: String,
@@ -39,6 +45,9 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Gone(_) => StatusCode::GONE,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::ShuttingDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod runner;
 pub mod server;
+pub mod sessions;
 
 pub use api::{app, AppState};
 pub use config::Config;

@@ -15,6 +15,15 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if std::env::args().nth(1).as_deref() == Some("create-table") {
+        return match server::create_table(&config).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                tracing::error!(%err, "could not create the table");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     match server::run_local(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

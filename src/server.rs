@@ -10,6 +10,10 @@ use crate::api::{app, AppState};
 use crate::config::Config;
 use crate::runner::process::Shutdown;
 use crate::runner::Runner;
+use crate::sessions::store::dynamo::{build_client, DynamoStore};
+use crate::sessions::store::memory::MemoryStore;
+use crate::sessions::store::SessionStore;
+use crate::sessions::{SessionLimits, SessionService};
 
 /// A built application: state plus the shutdown switch for its programs.
 pub struct Application {
@@ -18,16 +22,33 @@ pub struct Application {
 }
 
 impl Application {
-    /// Creates the runner (sandbox, cache, work directories) and starts warming
-    /// up (toolchain detection, precompiled header) in the background.
-    pub fn build(config: Config) -> std::io::Result<Self> {
+    /// Creates the runner (sandbox, cache, work directories), the session store
+    /// (DynamoDB when `TABLE_NAME` is set, else the embedded store), and starts
+    /// warming up (toolchain detection, precompiled header) in the background.
+    pub async fn build(config: Config) -> std::io::Result<Self> {
+        let store = session_store(&config).await;
+        Self::build_with_store(config, store)
+    }
+
+    /// As `build`, with a given session store (tests use several).
+    pub fn build_with_store(config: Config, store: Arc<dyn SessionStore>) -> std::io::Result<Self> {
         let config = Arc::new(config);
         let (shutdown_tx, shutdown) = Shutdown::new();
         let runner = Arc::new(Runner::new(config.clone(), shutdown)?);
         let warm = runner.clone();
         tokio::spawn(async move { warm.warm_up().await });
+        let limits = SessionLimits {
+            ttl_secs: config.session_ttl_secs as i64,
+            max_code_bytes: config.max_session_code_bytes.min(config.max_code_bytes),
+            max_input_bytes: config.max_session_input_bytes,
+        };
+        let sessions = Arc::new(SessionService::new(store, runner.clone(), limits));
         Ok(Application {
-            state: AppState { config, runner },
+            state: AppState {
+                config,
+                runner,
+                sessions,
+            },
             shutdown_tx,
         })
     }
@@ -61,10 +82,41 @@ impl Application {
     }
 }
 
+/// The configured session store: DynamoDB when `TABLE_NAME` is set.
+pub async fn session_store(config: &Config) -> Arc<dyn SessionStore> {
+    match &config.table_name {
+        Some(table) => {
+            let client = build_client(config.dynamodb_endpoint.as_deref()).await;
+            tracing::info!(%table, endpoint = ?config.dynamodb_endpoint, "sessions in DynamoDB");
+            Arc::new(DynamoStore::new(client, table, config.max_sessions))
+        }
+        None => {
+            tracing::info!("sessions in the embedded in-memory store (TABLE_NAME unset)");
+            Arc::new(MemoryStore::new(config.max_sessions))
+        }
+    }
+}
+
+/// Creates the DynamoDB table named by `TABLE_NAME` (for local development
+/// against DynamoDB Local: `sr-runner create-table`).
+pub async fn create_table(config: &Config) -> Result<(), String> {
+    let table = config
+        .table_name
+        .as_deref()
+        .ok_or("set TABLE_NAME (and DYNAMODB_ENDPOINT for DynamoDB Local)")?;
+    let client = build_client(config.dynamodb_endpoint.as_deref()).await;
+    DynamoStore::new(client, table, config.max_sessions)
+        .create_table(true)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(%table, "table ready (TTL on expiresAt)");
+    Ok(())
+}
+
 /// Binds the configured address and serves until SIGINT or SIGTERM.
 pub async fn run_local(config: Config) -> std::io::Result<()> {
     let listen: SocketAddr = config.listen;
-    let application = Application::build(config)?;
+    let application = Application::build(config).await?;
     let listener = TcpListener::bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, "sr-runner listening on http://{}", listener.local_addr()?);
     application.serve(listener, termination_signal()).await

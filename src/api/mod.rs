@@ -14,12 +14,14 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::config::Config;
 use crate::runner::Runner;
+use crate::sessions::SessionService;
 
 /// State shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub runner: Arc<Runner>,
+    pub sessions: Arc<SessionService>,
 }
 
 /// The application router.
@@ -31,6 +33,13 @@ pub fn app(state: AppState) -> Router {
         .route("/api/health", get(routes::health))
         .route("/api/runtimes", get(routes::runtimes))
         .route("/api/execute/once", post(routes::execute_once))
+        .route("/api/execute/start", post(routes::start_session))
+        .route("/api/execute/input", post(routes::session_input))
+        .route(
+            "/api/execute/output/{session_id}",
+            get(routes::session_output),
+        )
+        .route("/api/execute/kill", post(routes::kill_session))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

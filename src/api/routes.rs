@@ -1,16 +1,50 @@
 //! Handlers: parse, validate, call the runner, shape the response. No business
 //! logic lives here.
 
-use axum::extract::State;
-use axum::http::{Method, Uri};
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::json::ApiJson;
-use super::types::{ExecutionResponse, OnceRequest};
+use super::types::{
+    ExecutionResponse, InputRequest, KillRequest, OnceRequest, StartRequest, TranscriptResponse,
+    TurnResponse,
+};
 use super::AppState;
 use crate::error::AppError;
-use crate::runner::{RunError, RunRequest};
+use crate::runner::{InputMode, RunError, RunRequest};
+use crate::sessions::model::SessionId;
+use crate::sessions::SessionError;
+
+/// How long a client should wait before retrying a full session table.
+const SESSIONS_FULL_RETRY_SECS: u64 = 10;
+
+impl From<SessionError> for AppError {
+    fn from(err: SessionError) -> Self {
+        let message = err.to_string();
+        match err {
+            SessionError::NotFound => AppError::NotFound(message),
+            SessionError::Gone(_) => AppError::Gone(message),
+            SessionError::Conflict => AppError::Conflict(message),
+            SessionError::Full { .. } => AppError::Busy {
+                message,
+                retry_after_secs: SESSIONS_FULL_RETRY_SECS,
+            },
+            SessionError::TooLarge(_) => AppError::PayloadTooLarge(message),
+            SessionError::StoreUnavailable(detail) => {
+                tracing::error!(%detail, "session store unavailable");
+                AppError::Unavailable(message)
+            }
+            SessionError::Run(run) => run.into(),
+        }
+    }
+}
+
+fn parse_session_id(raw: &str) -> Result<SessionId, AppError> {
+    SessionId::parse(raw).map_err(AppError::BadRequest)
+}
 
 impl From<RunError> for AppError {
     fn from(err: RunError) -> Self {
@@ -26,12 +60,16 @@ impl From<RunError> for AppError {
     }
 }
 
-pub async fn health(State(state): State<AppState>) -> Json<Value> {
+pub async fn health(State(state): State<AppState>) -> Response {
     let sandbox = state.runner.sandbox();
-    Json(json!({
+    let active = state.sessions.active_sessions().await;
+    let mut body = json!({
         "status": "ok",
         "service": "sr-runner",
         "version": env!("CARGO_PKG_VERSION"),
+        "activeSessions": active.as_ref().ok(),
+        "maxSessions": state.sessions.max_sessions(),
+        "sessionStore": if state.config.table_name.is_some() { "dynamodb" } else { "memory" },
         "maxConcurrentRuns": state.config.max_concurrent_runs,
         "sandbox": {
             "mode": format!("{:?}", sandbox.mode()),
@@ -42,7 +80,15 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
             "bytes": state.runner.cache().total_bytes(),
         },
         "precompiledHeader": state.runner.pch_dir().is_some(),
-    }))
+    });
+    match active {
+        Ok(_) => Json(body).into_response(),
+        Err(err) => {
+            body["status"] = json!("degraded");
+            body["error"] = json!(err.to_string());
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
 }
 
 pub async fn runtimes(State(state): State<AppState>) -> Json<Value> {
@@ -84,6 +130,7 @@ pub async fn execute_once(
         code: request.code,
         stdin: request.stdin.unwrap_or_default().into_bytes(),
         run_limits: None,
+        mode: InputMode::Batch,
     };
     // Run on its own task: a client that disconnects must not abort the run
     // half-way (cleanup runs either way, but a finished run is cheaper to reason about).
@@ -101,6 +148,57 @@ pub async fn execute_once(
         &execution,
         &state.config.run_limits,
     )))
+}
+
+pub async fn start_session(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<StartRequest>,
+) -> Result<Json<TurnResponse>, AppError> {
+    check_sizes(&state, &request.code, None)?;
+    let turn = state
+        .sessions
+        .start(&request.language, request.code)
+        .await?;
+    tracing::info!(session = %turn.session.id, state = turn.session.state.as_str(), "session started");
+    Ok(Json(TurnResponse::from_turn(
+        &turn,
+        &state.config.run_limits,
+    )))
+}
+
+pub async fn session_input(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<InputRequest>,
+) -> Result<Json<TurnResponse>, AppError> {
+    let id = parse_session_id(&request.session_id)?;
+    let turn = state
+        .sessions
+        .input(&id, &request.input, request.eof)
+        .await?;
+    Ok(Json(TurnResponse::from_turn(
+        &turn,
+        &state.config.run_limits,
+    )))
+}
+
+pub async fn session_output(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+) -> Result<Json<TranscriptResponse>, AppError> {
+    let id = parse_session_id(&raw_id)?;
+    let session = state.sessions.load(&id).await?;
+    Ok(Json(TranscriptResponse::from(&session)))
+}
+
+pub async fn kill_session(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<KillRequest>,
+) -> Result<Json<Value>, AppError> {
+    let id = parse_session_id(&request.session_id)?;
+    let session = state.sessions.kill(&id).await?;
+    Ok(Json(
+        json!({ "success": true, "sessionId": id.as_str(), "state": session.state.as_str() }),
+    ))
 }
 
 pub async fn not_found(uri: Uri) -> AppError {

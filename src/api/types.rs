@@ -27,6 +27,8 @@ pub enum RunStatus {
     KilledBySignal,
     RuntimeError,
     Cancelled,
+    /// Interactive runs only: stopped while waiting for the next input.
+    WaitingForInput,
 }
 
 #[derive(Debug, Serialize)]
@@ -131,17 +133,7 @@ impl ExecutionResponse {
         let status = status_of(execution, memory_exceeded);
         let compile = execution.compile.as_ref().map(CompileBody::from);
         let run = execution.run.as_ref().map(RunBody::from);
-        let mut display = match (&execution.run, &execution.compile) {
-            (Some(run), _) => text(&run.combined),
-            (None, Some(compile)) => compile.output.clone(),
-            (None, None) => String::new(),
-        };
-        if let Some(note) = limit_note(status, execution.run.as_ref(), limits) {
-            if !display.is_empty() && !display.ends_with('\n') {
-                display.push('\n');
-            }
-            display.push_str(&note);
-        }
+        let display = display_output(execution, limits);
         let outcome = execution.run.as_ref();
         ExecutionResponse {
             stdout: display,
@@ -165,12 +157,32 @@ impl ExecutionResponse {
     }
 }
 
+/// What the user should see: the program's interleaved output, or the compiler's
+/// diagnostics, then a note when a limit or a signal stopped the program.
+pub fn display_output(execution: &Execution, limits: &crate::config::Limits) -> String {
+    let status = status_of(execution, execution.memory_exceeded());
+    let mut display = match (&execution.run, &execution.compile) {
+        (Some(run), _) => text(&run.combined),
+        (None, Some(compile)) => compile.output.clone(),
+        (None, None) => String::new(),
+    };
+    if let Some(note) = limit_note(status, execution.run.as_ref(), limits) {
+        if !display.is_empty() && !display.ends_with('\n') {
+            display.push('\n');
+        }
+        display.push_str(&note);
+    }
+    display
+}
+
 pub fn status_of(execution: &Execution, memory_exceeded: bool) -> RunStatus {
     let Some(run) = &execution.run else {
         return RunStatus::CompileError;
     };
     if run.cancelled {
         RunStatus::Cancelled
+    } else if run.waiting_for_input {
+        RunStatus::WaitingForInput
     } else if run.timed_out {
         RunStatus::TimeLimitExceeded
     } else if run.output_truncated {
@@ -255,4 +267,121 @@ fn describe_signal(signal: i32) -> String {
         _ => "",
     };
     format!("{}{meaning}", signal_name(signal))
+}
+
+/// `POST /api/execute/start`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartRequest {
+    pub code: String,
+    pub language: String,
+}
+
+/// `POST /api/execute/input`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InputRequest {
+    pub session_id: String,
+    #[serde(default)]
+    pub input: String,
+    /// Close stdin after this input, so programs reading to end-of-file finish.
+    #[serde(default)]
+    pub eof: bool,
+}
+
+/// `POST /api/execute/kill`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KillRequest {
+    pub session_id: String,
+}
+
+/// The answer to a start or an input: only the output not shown before.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnResponse {
+    pub session_id: String,
+    pub output: String,
+    pub waiting_for_input: bool,
+    pub finished: bool,
+    pub state: &'static str,
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub timed_out: bool,
+    pub output_truncated: bool,
+    pub memory_exceeded: bool,
+    pub replay_diverged: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub compile: Option<CompileBody>,
+    pub timings: Timings,
+    pub expires_at: i64,
+}
+
+pub const DIVERGED_MESSAGE: &str = "This program printed something different when it was replayed with your inputs (it may use randomness or the time), so the output above may not match. Showing the new output from the first difference.";
+
+impl TurnResponse {
+    pub fn from_turn(turn: &crate::sessions::Turn, limits: &crate::config::Limits) -> Self {
+        let execution = ExecutionResponse::from_execution(&turn.execution, limits);
+        let session = &turn.session;
+        let waiting = session.state == crate::sessions::model::SessionState::Waiting;
+        TurnResponse {
+            session_id: session.id.to_string(),
+            output: turn.new_output.clone(),
+            waiting_for_input: waiting,
+            finished: !waiting,
+            state: session.state.as_str(),
+            status: execution.status,
+            exit_code: execution.exit_code,
+            signal: execution.signal,
+            timed_out: execution.timed_out,
+            output_truncated: execution.output_truncated,
+            memory_exceeded: execution.memory_exceeded,
+            replay_diverged: turn.diverged,
+            message: turn.diverged.then(|| DIVERGED_MESSAGE.to_string()),
+            compile: execution.compile,
+            timings: execution.timings,
+            expires_at: session.expires_at,
+        }
+    }
+}
+
+/// `GET /api/execute/output/:id`: the whole transcript and the state.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TranscriptResponse {
+    pub session_id: String,
+    pub output: String,
+    pub waiting_for_input: bool,
+    pub finished: bool,
+    pub state: &'static str,
+    pub status: Option<String>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub inputs: usize,
+    pub created_at: i64,
+    pub last_activity_at: i64,
+    pub expires_at: i64,
+}
+
+impl From<&crate::sessions::model::Session> for TranscriptResponse {
+    fn from(session: &crate::sessions::model::Session) -> Self {
+        let waiting = session.state == crate::sessions::model::SessionState::Waiting;
+        let ending = session.ending.clone().unwrap_or_default();
+        TranscriptResponse {
+            session_id: session.id.to_string(),
+            output: session.transcript.clone(),
+            waiting_for_input: waiting,
+            finished: !waiting,
+            state: session.state.as_str(),
+            status: session.ending.as_ref().map(|e| e.status.clone()),
+            exit_code: ending.exit_code,
+            signal: ending.signal,
+            inputs: session.inputs.len(),
+            created_at: session.created_at,
+            last_activity_at: session.last_activity_at,
+            expires_at: session.expires_at,
+        }
+    }
 }

@@ -8,6 +8,7 @@ pub mod plan;
 pub mod process;
 pub mod sandbox;
 pub mod toolchains;
+pub mod waiting;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +22,7 @@ use cache::{cache_key, remove_tree, CachedBuild, CompileCache};
 use languages::{Language, LanguageId};
 use pch::PrecompiledHeader;
 use plan::{PlanContext, BUILD_DIR};
-use process::{run_process, ProcessOutcome, ProcessSpec, Shutdown};
+use process::{run_process, ProcessOutcome, ProcessSpec, Shutdown, StdinMode};
 use sandbox::{set_mode, Sandbox, SandboxLease, SandboxMode};
 use toolchains::Toolchains;
 
@@ -46,6 +47,17 @@ pub struct RunRequest {
     pub stdin: Vec<u8>,
     /// Limits for the run step; `None` uses the server's.
     pub run_limits: Option<Limits>,
+    pub mode: InputMode,
+}
+
+/// How the program meets its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputMode {
+    /// All of stdin at once, then end-of-file (`/api/execute/once`).
+    Batch,
+    /// As in a terminal: prompts are flushed and the run stops as soon as the
+    /// program waits for more input, unless `close_stdin` ends the input.
+    Interactive { close_stdin: bool },
 }
 
 /// What the compile step did.
@@ -255,7 +267,7 @@ impl Runner {
             sandbox_path: &self.config.sandbox_path,
             pch_dir: self.pch_dir(),
             node_type_roots: toolchains.node_type_roots.as_deref(),
-            interactive: false,
+            interactive: request.mode != InputMode::Batch,
         };
         let source_file = language.source_file_name(&request.code);
         let mut run_limits = request
@@ -289,6 +301,15 @@ impl Runner {
             BuildLocation::None(run_dir.path.join(BUILD_DIR))
         };
 
+        if ctx.interactive && matches!(language.id, LanguageId::JavaScript | LanguageId::TypeScript)
+        {
+            write_source(
+                &run_dir.path,
+                plan::NODE_PRELOAD_FILE,
+                plan::NODE_INTERACTIVE_PRELOAD,
+                lease.uid(),
+            )?;
+        }
         let command = plan::run_command(
             language,
             &source_file,
@@ -302,6 +323,10 @@ impl Runner {
             env: command.env,
             cwd: run_dir.path.clone(),
             stdin: request.stdin,
+            stdin_mode: match request.mode {
+                InputMode::Interactive { close_stdin: false } => StdinMode::StopWhenWaiting,
+                _ => StdinMode::Close,
+            },
             limits: run_limits,
         };
         let outcome = run_process(&spec, &lease, &self.shutdown).await?;
@@ -379,6 +404,7 @@ impl Runner {
             env: command.env,
             cwd: ctx.run_dir.to_path_buf(),
             stdin: Vec::new(),
+            stdin_mode: StdinMode::Close,
             limits: self.config.compile_limits.clone(),
         };
         let outcome = run_process(&spec, lease, &self.shutdown).await?;

@@ -4,11 +4,18 @@
 use std::path::Path;
 
 use super::languages::{java_main_class, Language, LanguageId};
+use super::process::find_on_path;
 use crate::config::Limits;
 
 /// Flags that go into a compile and into its cache key.
 pub const C_FLAGS: &[&str] = &["-std=gnu17", "-O2", "-pipe"];
 pub const CPP_FLAGS: &[&str] = &["-std=c++17", "-O2", "-pipe"];
+
+/// Loaded with `node --require` in interactive runs: releases stdin when the
+/// program closes its last readline interface, so it exits as in a terminal.
+pub const NODE_INTERACTIVE_PRELOAD: &str = include_str!("node_interactive_preload.js");
+/// File name of that preload inside the run directory.
+pub const NODE_PRELOAD_FILE: &str = ".sr-runner-interactive.js";
 
 /// Where a build step writes its output, relative to the run directory.
 pub const BUILD_DIR: &str = "build";
@@ -142,6 +149,14 @@ pub fn run_command(
     // out-of-memory error rather than a failed mmap.
     let heap_mib = (memory_mib * 3 / 4).max(16);
     let argv = match lang.id {
+        // In a terminal, glibc flushes line-buffered stdout before reading stdin, so
+        // `printf("name? "); scanf(...)` shows its prompt. Pipes are fully buffered;
+        // stdbuf restores terminal behaviour (unbuffered stdin, line-buffered stdout).
+        LanguageId::C | LanguageId::Cpp
+            if ctx.interactive && find_on_path("stdbuf", ctx.sandbox_path).is_some() =>
+        {
+            vec!["stdbuf".into(), "-i0".into(), "-oL".into(), binary]
+        }
         LanguageId::C | LanguageId::Cpp | LanguageId::Go | LanguageId::Rust => vec![binary],
         LanguageId::Python => {
             env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
@@ -151,16 +166,18 @@ pub fn run_command(
             }
             vec!["python3".into(), source_file.into()]
         }
-        LanguageId::JavaScript => vec![
-            "node".into(),
-            format!("--max-old-space-size={heap_mib}"),
-            source_file.into(),
-        ],
-        LanguageId::TypeScript => vec![
-            "node".into(),
-            format!("--max-old-space-size={heap_mib}"),
-            build.join("main.js").display().to_string(),
-        ],
+        LanguageId::JavaScript | LanguageId::TypeScript => {
+            let mut argv = vec!["node".into(), format!("--max-old-space-size={heap_mib}")];
+            if ctx.interactive {
+                argv.push("--require".into());
+                argv.push(ctx.run_dir.join(NODE_PRELOAD_FILE).display().to_string());
+            }
+            argv.push(match lang.id {
+                LanguageId::TypeScript => build.join("main.js").display().to_string(),
+                _ => source_file.into(),
+            });
+            argv
+        }
         LanguageId::Java => vec![
             "java".into(),
             format!("-Xmx{}m", (memory_mib / 2).max(16)),

@@ -5,7 +5,7 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -17,6 +17,7 @@ use tokio::net::unix::pipe;
 use tokio::sync::watch;
 
 use super::sandbox::SandboxLease;
+use super::waiting::{is_waiting_for_input, StdinPipe};
 use crate::config::Limits;
 
 /// What to run.
@@ -26,7 +27,17 @@ pub struct ProcessSpec {
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
     pub stdin: Vec<u8>,
+    pub stdin_mode: StdinMode,
     pub limits: Limits,
+}
+
+/// What happens to stdin once the given bytes are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdinMode {
+    /// Close it: the program sees end-of-file after the input.
+    Close,
+    /// Keep it open and stop the program as soon as it waits for more input.
+    StopWhenWaiting,
 }
 
 /// Which stream a chunk of output came from.
@@ -49,6 +60,8 @@ pub struct ProcessOutcome {
     pub output_truncated: bool,
     /// Stopped because the server is shutting down.
     pub cancelled: bool,
+    /// Stopped because it blocked reading stdin with all given input consumed.
+    pub waiting_for_input: bool,
     pub wall_time: Duration,
     pub cpu_time: Duration,
     pub peak_memory_kib: u64,
@@ -56,7 +69,11 @@ pub struct ProcessOutcome {
 
 impl ProcessOutcome {
     pub fn success(&self) -> bool {
-        self.exit_code == Some(0) && !self.timed_out && !self.output_truncated && !self.cancelled
+        self.exit_code == Some(0)
+            && !self.timed_out
+            && !self.output_truncated
+            && !self.cancelled
+            && !self.waiting_for_input
     }
 }
 
@@ -180,6 +197,11 @@ fn current_uid_task_count() -> u64 {
         .sum()
 }
 
+/// How often a program is checked for waiting on input: fast right after it
+/// printed something (a prompt), backing off while it computes or sleeps.
+const WAIT_POLL_MIN: Duration = Duration::from_millis(2);
+const WAIT_POLL_MAX: Duration = Duration::from_millis(20);
+
 /// rusage and the kernel's CPU-limit check disagree by a few ticks.
 const CPU_ACCOUNTING_SLACK: Duration = Duration::from_millis(250);
 
@@ -227,7 +249,8 @@ pub async fn run_process(
 
     let mut outcome = ProcessOutcome::default();
     let mut exit = tokio::task::spawn_blocking(move || wait_for_exit(pid));
-    let feed_stdin = feed(stdin, &spec.stdin);
+    let stdin_pipe = StdinPipe::new(stdin.as_raw_fd())?;
+    let feed_stdin = feed(stdin, &spec.stdin, spec.stdin_mode);
     tokio::pin!(feed_stdin);
     let deadline = tokio::time::sleep(spec.limits.wall_time);
     tokio::pin!(deadline);
@@ -235,18 +258,37 @@ pub async fn run_process(
     let mut out_buf = vec![0u8; 16 * 1024];
     let mut err_buf = vec![0u8; 16 * 1024];
     let (mut out_open, mut err_open, mut stdin_done) = (true, true, false);
+    // Held open (after everything was written) while we watch for input waits.
+    let mut held_stdin: Option<pipe::Sender> = None;
     let mut exited: Option<ExitInfo> = None;
+    let mut poll_interval = WAIT_POLL_MIN;
+    let watch = tokio::time::sleep(poll_interval);
+    tokio::pin!(watch);
 
-    // Supervise until the main process exits or a limit is hit.
+    // Supervise until the main process exits, a limit is hit, or it waits for input.
     while exited.is_none() {
         tokio::select! {
             result = &mut exit => { exited = Some(result.map_err(io::Error::other)??); }
-            _ = &mut feed_stdin, if !stdin_done => { stdin_done = true; }
+            kept = &mut feed_stdin, if !stdin_done => {
+                stdin_done = true;
+                held_stdin = kept;
+            }
             read = stdout.read(&mut out_buf), if out_open => {
                 out_open = capture(read, &out_buf, Stream::Stdout, &mut outcome, cap);
+                poll_interval = WAIT_POLL_MIN;
             }
             read = stderr.read(&mut err_buf), if err_open => {
                 err_open = capture(read, &err_buf, Stream::Stderr, &mut outcome, cap);
+                poll_interval = WAIT_POLL_MIN;
+            }
+            _ = &mut watch, if held_stdin.is_some() => {
+                if is_waiting_for_input(pid, &stdin_pipe) {
+                    outcome.waiting_for_input = true;
+                    break;
+                }
+                // Poll fast right after activity, then back off.
+                poll_interval = (poll_interval * 3 / 2).min(WAIT_POLL_MAX);
+                watch.as_mut().reset(tokio::time::Instant::now() + poll_interval);
             }
             _ = &mut deadline => { outcome.timed_out = true; break; }
             _ = shutdown.triggered() => { outcome.cancelled = true; break; }
@@ -258,6 +300,9 @@ pub async fn run_process(
     // Kill whatever is left (the whole run on a limit; daemons and children after
     // a normal exit), then collect the exit status if we do not have it yet.
     drop(guard);
+    // Only now: closing stdin before the kill would let a program that was
+    // waiting for input read end-of-file and run on.
+    drop(held_stdin);
     let exit_info = match exited {
         Some(info) => info,
         None => exit.await.map_err(io::Error::other)??,
@@ -295,10 +340,11 @@ pub async fn run_process(
     Ok(outcome)
 }
 
-async fn feed(mut stdin: pipe::Sender, data: &[u8]) {
+/// Writes the input; hands the pipe back if it is to stay open.
+async fn feed(mut stdin: pipe::Sender, data: &[u8], mode: StdinMode) -> Option<pipe::Sender> {
     // A program that exits or never reads makes this fail or wait; neither matters.
-    let _ = stdin.write_all(data).await;
-    drop(stdin);
+    let written = stdin.write_all(data).await.is_ok();
+    (written && mode == StdinMode::StopWhenWaiting).then_some(stdin)
 }
 
 /// Appends a chunk to its stream and to the combined transcript, enforcing the cap.

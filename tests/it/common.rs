@@ -61,7 +61,9 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         vars.insert(k.to_string(), v.to_string());
     }
     let config = Config::from_vars(vars).expect("valid test config");
-    let application = Application::build(config).expect("application builds");
+    let application = Application::build(config)
+        .await
+        .expect("application builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app_state = application.state.clone();
