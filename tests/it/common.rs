@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sr_runner::runner::sandbox::live_processes_of_uid;
 use sr_runner::server::Application;
+use sr_runner::sessions::store::SessionStore;
 use sr_runner::Config;
 use tokio::sync::oneshot;
 
@@ -42,6 +43,14 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    spawn_app_with_store(overrides, None).await
+}
+
+/// An app whose sessions live in `store` (the embedded store when `None`).
+pub async fn spawn_app_with_store(
+    overrides: &[(&str, &str)],
+    store: Option<std::sync::Arc<dyn SessionStore>>,
+) -> TestApp {
     plant_secret();
     let block = NEXT_UID_BLOCK.fetch_add(1, Ordering::SeqCst);
     // Different test binaries may run at once: offset by the process id too.
@@ -61,9 +70,11 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         vars.insert(k.to_string(), v.to_string());
     }
     let config = Config::from_vars(vars).expect("valid test config");
-    let application = Application::build(config)
-        .await
-        .expect("application builds");
+    let application = match store {
+        Some(store) => Application::build_with_store(config, store),
+        None => Application::build(config).await,
+    }
+    .expect("application builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app_state = application.state.clone();
@@ -141,6 +152,30 @@ impl TestApp {
             .await;
         assert_eq!(status, 200, "{body}");
         body
+    }
+
+    /// `/api/execute/start`: (status, body).
+    pub async fn start(&self, language: &str, code: &str) -> (u16, Value) {
+        self.post(
+            "/api/execute/start",
+            &json!({ "language": language, "code": code }),
+        )
+        .await
+    }
+
+    /// `/api/execute/input`: (status, body).
+    pub async fn input(&self, session: &str, input: &str) -> (u16, Value) {
+        self.post(
+            "/api/execute/input",
+            &json!({ "sessionId": session, "input": input }),
+        )
+        .await
+    }
+
+    /// `/api/execute/kill`: (status, body).
+    pub async fn kill(&self, session: &str) -> (u16, Value) {
+        self.post("/api/execute/kill", &json!({ "sessionId": session }))
+            .await
     }
 
     /// Whether a language's toolchain is installed. In CI every language must be:

@@ -2,5 +2,8 @@
 
 mod api;
 mod common;
+mod dynamo_local;
 mod hostile;
 mod languages;
+mod sessions;
+mod store;
