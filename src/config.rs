@@ -144,7 +144,7 @@ impl Config {
             max_sessions: env.parse_nonzero("MAX_SESSIONS", 20)?,
             // A session item holds the code, the inputs and the transcript (capped
             // by MAX_OUTPUT_BYTES); these bounds keep it far below DynamoDB's 400 KB.
-            max_session_code_bytes: env.parse("MAX_SESSION_CODE_BYTES", 128 * 1024)?,
+            max_session_code_bytes: env.parse("MAX_SESSION_CODE_BYTES", 64 * 1024)?,
             max_session_input_bytes: env.parse("MAX_SESSION_INPUT_BYTES", 64 * 1024)?,
         })
     }

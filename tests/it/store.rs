@@ -249,3 +249,58 @@ async fn the_table_is_created_with_ttl_on_expires_at() {
     let description = ttl.time_to_live_description().expect("ttl description");
     assert_eq!(description.attribute_name(), Some("expiresAt"));
 }
+
+#[tokio::test]
+async fn a_session_at_every_cap_fits_in_one_dynamodb_item() {
+    let (store, _) = dynamo_local::fresh_store(3, false).await;
+    let now = unix_now();
+    let mut session = created(&store, now).await;
+    // The largest record the service can produce: session code cap, input cap,
+    // and a transcript of both capped streams plus a note.
+    session.code = "x".repeat(64 * 1024);
+    session.inputs = (0..64).map(|_| format!("{}\n", "y".repeat(1023))).collect();
+    session.transcript = "z".repeat(2 * 64 * 1024 + 200);
+    session.version = 2;
+    store.save(&session, now).await.expect("fits below 400 KB");
+    assert_eq!(
+        store.load(&session.id, now).await.unwrap().unwrap(),
+        session
+    );
+}
+
+#[tokio::test]
+async fn the_create_table_command_prepares_a_table_for_the_local_server() {
+    let table = format!("cli-{}", uuid::Uuid::new_v4().simple());
+    let create_table = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sr-runner"))
+            .arg("create-table")
+            .env("TABLE_NAME", &table)
+            .env("DYNAMODB_ENDPOINT", dynamo_local::endpoint())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap()
+    };
+    let output = create_table();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let described = dynamo_local::client()
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let key = described.table().unwrap().key_schema();
+    assert_eq!(key[0].attribute_name(), "pk");
+    // Running it again is harmless.
+    let again = create_table();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
