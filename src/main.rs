@@ -4,6 +4,8 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
+        // CloudWatch shows escape codes verbatim.
+        .with_ansi(!sr_runner::lambda::in_lambda())
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -20,6 +22,15 @@ async fn main() -> std::process::ExitCode {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(err) => {
                 tracing::error!(%err, "could not create the table");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    if sr_runner::lambda::in_lambda() {
+        return match sr_runner::lambda::run(config).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                tracing::error!(%err, "Lambda runtime failed");
                 std::process::ExitCode::FAILURE
             }
         };

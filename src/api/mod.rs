@@ -1,5 +1,6 @@
 //! The HTTP API: one axum `Router` shared by the local server and the Lambda handler.
 
+pub mod deadline;
 pub mod json;
 pub mod routes;
 pub mod types;
@@ -24,6 +25,18 @@ pub struct AppState {
     pub sessions: Arc<SessionService>,
 }
 
+/// Every route (method, path) the router serves. The events/ fixtures and their
+/// test check against this list, so a new route without an event fails a test.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/health"),
+    ("GET", "/api/runtimes"),
+    ("POST", "/api/execute/once"),
+    ("POST", "/api/execute/start"),
+    ("POST", "/api/execute/input"),
+    ("GET", "/api/execute/output/{session_id}"),
+    ("POST", "/api/execute/kill"),
+];
+
 /// The application router.
 pub fn app(state: AppState) -> Router {
     // Room for the largest code and stdin plus JSON escaping overhead.
@@ -43,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(deadline::attach_deadline))
         .layer(cors)
         .with_state(state)
 }

@@ -4,9 +4,11 @@
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::deadline::RequestDeadline;
 use super::json::ApiJson;
 use super::types::{
     ExecutionResponse, InputRequest, KillRequest, OnceRequest, StartRequest, TranscriptResponse,
@@ -121,6 +123,7 @@ pub fn check_sizes(state: &AppState, code: &str, stdin: Option<&str>) -> Result<
 
 pub async fn execute_once(
     State(state): State<AppState>,
+    deadline: Option<Extension<RequestDeadline>>,
     ApiJson(request): ApiJson<OnceRequest>,
 ) -> Result<Json<ExecutionResponse>, AppError> {
     check_sizes(&state, &request.code, request.stdin.as_deref())?;
@@ -131,6 +134,7 @@ pub async fn execute_once(
         stdin: request.stdin.unwrap_or_default().into_bytes(),
         run_limits: None,
         mode: InputMode::Batch,
+        deadline: deadline.map(|Extension(RequestDeadline(at))| at),
     };
     // Run on its own task: a client that disconnects must not abort the run
     // half-way (cleanup runs either way, but a finished run is cheaper to reason about).
@@ -152,12 +156,14 @@ pub async fn execute_once(
 
 pub async fn start_session(
     State(state): State<AppState>,
+    deadline: Option<Extension<RequestDeadline>>,
     ApiJson(request): ApiJson<StartRequest>,
 ) -> Result<Json<TurnResponse>, AppError> {
     check_sizes(&state, &request.code, None)?;
+    let deadline = deadline.map(|Extension(RequestDeadline(at))| at);
     let turn = state
         .sessions
-        .start(&request.language, request.code)
+        .start(&request.language, request.code, deadline)
         .await?;
     tracing::info!(session = %turn.session.id, state = turn.session.state.as_str(), "session started");
     Ok(Json(TurnResponse::from_turn(
@@ -168,12 +174,14 @@ pub async fn start_session(
 
 pub async fn session_input(
     State(state): State<AppState>,
+    deadline: Option<Extension<RequestDeadline>>,
     ApiJson(request): ApiJson<InputRequest>,
 ) -> Result<Json<TurnResponse>, AppError> {
     let id = parse_session_id(&request.session_id)?;
+    let deadline = deadline.map(|Extension(RequestDeadline(at))| at);
     let turn = state
         .sessions
-        .input(&id, &request.input, request.eof)
+        .input(&id, &request.input, request.eof, deadline)
         .await?;
     Ok(Json(TurnResponse::from_turn(
         &turn,

@@ -166,7 +166,12 @@ pub fn display_output(execution: &Execution, limits: &crate::config::Limits) -> 
         (None, Some(compile)) => compile.output.clone(),
         (None, None) => String::new(),
     };
-    if let Some(note) = limit_note(status, execution.run.as_ref(), limits) {
+    if let Some(note) = limit_note(
+        status,
+        execution.run.as_ref(),
+        limits,
+        execution.run_wall_limit,
+    ) {
         if !display.is_empty() && !display.ends_with('\n') {
             display.push('\n');
         }
@@ -203,11 +208,12 @@ fn limit_note(
     status: RunStatus,
     run: Option<&ProcessOutcome>,
     limits: &crate::config::Limits,
+    wall_limit: std::time::Duration,
 ) -> Option<String> {
     let note = match status {
         RunStatus::TimeLimitExceeded => format!(
-            "time limit exceeded: the program was stopped after {} s of wall-clock time or {} s of CPU time",
-            limits.wall_time.as_secs(),
+            "time limit exceeded: the program was stopped after {:.1} s of wall-clock time or {} s of CPU time",
+            wall_limit.as_secs_f64(),
             limits.cpu_seconds()
         ),
         RunStatus::OutputLimitExceeded => format!(

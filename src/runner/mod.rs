@@ -48,6 +48,8 @@ pub struct RunRequest {
     /// Limits for the run step; `None` uses the server's.
     pub run_limits: Option<Limits>,
     pub mode: InputMode,
+    /// When the front door gives up (Lambda): every step's wall limit is cut to fit.
+    pub deadline: Option<Instant>,
 }
 
 /// How the program meets its input.
@@ -84,6 +86,8 @@ pub struct Execution {
     /// `None` when compilation failed.
     pub run: Option<ProcessOutcome>,
     pub memory_limit_bytes: u64,
+    /// The wall-clock limit the run actually had (cut by a deadline, if any).
+    pub run_wall_limit: Duration,
 }
 
 impl Execution {
@@ -107,6 +111,14 @@ impl Execution {
         .iter()
         .any(|needle| stderr.contains(needle));
         near_limit || runtime_said_so
+    }
+}
+
+/// The budget for one step: the configured limit, cut to what the deadline leaves.
+pub fn budget(configured: Duration, deadline: Option<Instant>) -> Duration {
+    match deadline {
+        Some(deadline) => configured.min(deadline.saturating_duration_since(Instant::now())),
+        None => configured,
     }
 }
 
@@ -174,6 +186,7 @@ impl Runner {
             config.sandbox_uid_base,
             config.sandbox_uid_count,
             &config.cache_dir,
+            vec![config.cache_dir.clone(), config.work_dir.clone()],
         )?;
         prepare_server_dir(&config.cache_dir)?;
         prepare_server_dir(&config.work_dir)?;
@@ -275,6 +288,7 @@ impl Runner {
             .clone()
             .unwrap_or_else(|| self.config.run_limits.clone());
         let memory_limit_bytes = run_limits.memory_bytes;
+        let configured_wall = run_limits.wall_time;
         run_limits.memory_bytes = plan::data_limit_for(language, run_limits.memory_bytes);
 
         let mut compile = None;
@@ -293,6 +307,7 @@ impl Runner {
                         compile,
                         run: None,
                         memory_limit_bytes,
+                        run_wall_limit: configured_wall,
                     })
                 }
             }
@@ -310,6 +325,9 @@ impl Runner {
                 lease.uid(),
             )?;
         }
+        // Whatever compiling took comes out of the time the deadline leaves.
+        run_limits.wall_time = budget(configured_wall, request.deadline);
+        let run_wall_limit = run_limits.wall_time;
         let command = plan::run_command(
             language,
             &source_file,
@@ -339,6 +357,7 @@ impl Runner {
             compile,
             run: Some(outcome),
             memory_limit_bytes,
+            run_wall_limit,
         })
     }
 
@@ -405,7 +424,10 @@ impl Runner {
             cwd: ctx.run_dir.to_path_buf(),
             stdin: Vec::new(),
             stdin_mode: StdinMode::Close,
-            limits: self.config.compile_limits.clone(),
+            limits: Limits {
+                wall_time: budget(self.config.compile_limits.wall_time, request.deadline),
+                ..self.config.compile_limits.clone()
+            },
         };
         let outcome = run_process(&spec, lease, &self.shutdown).await?;
         let success = outcome.success();
@@ -499,4 +521,26 @@ fn prepare_server_dir(path: &Path) -> std::io::Result<()> {
         std::os::unix::fs::lchown(path, Some(0), Some(0))?;
     }
     set_mode(path, 0o711)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_budget_is_the_smaller_of_limit_and_time_left() {
+        let soon = Instant::now() + Duration::from_secs(3);
+        assert!(budget(Duration::from_secs(30), Some(soon)) <= Duration::from_secs(3));
+        assert_eq!(
+            budget(Duration::from_secs(1), Some(soon)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            budget(Duration::from_secs(30), None),
+            Duration::from_secs(30)
+        );
+        let past = Instant::now() - Duration::from_secs(1);
+        assert_eq!(budget(Duration::from_secs(30), Some(past)), Duration::ZERO);
+    }
 }

@@ -39,6 +39,8 @@ pub struct Sandbox {
     live_roots: Mutex<HashSet<i32>>,
     subreaper: bool,
     protections: Vec<String>,
+    /// The server's own directories, never swept.
+    protected: Vec<PathBuf>,
 }
 
 /// A run's identity for its lifetime: the uid it runs as (uid-pool mode).
@@ -52,7 +54,12 @@ pub struct SandboxLease {
 
 impl Sandbox {
     /// Sets up the sandbox for this process. Call once at start-up.
-    pub fn init(uid_base: u32, uid_count: u32, lock_root: &Path) -> io::Result<Arc<Self>> {
+    pub fn init(
+        uid_base: u32,
+        uid_count: u32,
+        lock_root: &Path,
+        protected: Vec<PathBuf>,
+    ) -> io::Result<Arc<Self>> {
         // The server's own memory and /proc/<pid>/environ must not be readable by
         // programs running as the same uid (Lambda) and core dumps must not leak it.
         // SAFETY: prctl with integer arguments has no memory-safety preconditions.
@@ -103,6 +110,7 @@ impl Sandbox {
             live_roots: Mutex::new(HashSet::new()),
             subreaper,
             protections,
+            protected,
         }))
     }
 
@@ -239,8 +247,22 @@ impl Sandbox {
         }
     }
 
+    /// Lambda: before the next invocation, kill every other process of our uid
+    /// and empty the shared writable directories (they belong to this function
+    /// alone), keeping the server's cache and work directories.
+    pub fn clean_between_invocations(&self) {
+        if self.mode != (SandboxMode::SameUid { lambda: true }) {
+            return;
+        }
+        if !self.live_roots.lock().expect("roots lock").is_empty() {
+            return;
+        }
+        self.sweep_foreign_processes();
+        sweep_shared_dirs(None, &self.protected);
+    }
+
     /// Lambda only: between invocations nothing of this uid but the server may live.
-    pub fn sweep_foreign_processes(&self) {
+    fn sweep_foreign_processes(&self) {
         if self.mode != (SandboxMode::SameUid { lambda: true }) {
             return;
         }
@@ -272,10 +294,12 @@ impl SandboxLease {
 impl Drop for SandboxLease {
     fn drop(&mut self) {
         if let Some(uid) = self.uid {
-            // Whatever happened to the run, nothing of this uid may outlive it.
+            // Whatever happened to the run, nothing of this uid may outlive it,
+            // and nothing it left in the shared writable directories either.
             if let Err(err) = kill_all_of_uid(uid) {
                 tracing::error!(%err, uid, "uid sweep on release failed");
             }
+            sweep_shared_dirs(Some(uid), &self.sandbox.protected);
             self.sandbox
                 .free_uids
                 .lock()
@@ -323,6 +347,52 @@ pub fn kill_all_of_uid(uid: u32) -> io::Result<()> {
         Err(io::Error::other(format!(
             "uid sweep helper failed for uid {uid} (status {status})"
         )))
+    }
+}
+
+/// World-writable directories where a program can leave files for later runs.
+pub const SHARED_WRITABLE_DIRS: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];
+
+/// Removes what a run left in the shared writable directories: entries owned by
+/// `owner` (uid-pool mode; looking one level into other world-writable
+/// directories such as `/tmp/.X11-unix`), or every entry when `owner` is `None`
+/// (Lambda, where these directories belong to the function). Symlinks are
+/// removed, never followed; the server's own directories are kept.
+pub fn sweep_shared_dirs(owner: Option<u32>, protected: &[PathBuf]) {
+    for dir in SHARED_WRITABLE_DIRS {
+        sweep_dir(Path::new(dir), owner, protected, 1);
+    }
+}
+
+fn sweep_dir(dir: &Path, owner: Option<u32>, protected: &[PathBuf], depth: u32) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if protected
+            .iter()
+            .any(|p| p.starts_with(&path) || path.starts_with(p))
+        {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let remove = owner.is_none_or(|uid| meta.uid() == uid);
+        if remove {
+            let result = if meta.is_dir() {
+                super::cache::remove_tree(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            if let Err(err) = result {
+                tracing::warn!(%err, path = %path.display(), "could not remove a file left by a program");
+            }
+        } else if meta.is_dir() && meta.mode() & 0o002 != 0 && depth > 0 {
+            sweep_dir(&path, owner, protected, depth - 1);
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod model;
 pub mod store;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::runner::{Execution, InputMode, RunError, RunRequest, Runner};
 use model::{Ending, Session, SessionId, SessionState};
@@ -89,7 +90,12 @@ impl SessionService {
     }
 
     /// Creates a session (taking a slot) and runs the program until it waits.
-    pub async fn start(&self, language: &str, code: String) -> Result<Turn, SessionError> {
+    pub async fn start(
+        &self,
+        language: &str,
+        code: String,
+        deadline: Option<Instant>,
+    ) -> Result<Turn, SessionError> {
         if code.len() > self.limits.max_code_bytes {
             return Err(SessionError::TooLarge(format!(
                 "code is {} bytes; interactive sessions accept at most {} bytes",
@@ -116,7 +122,7 @@ impl SessionService {
         };
         // The slot is taken before anything runs: a full server answers at once.
         self.store.create(&mut session, now).await?;
-        match self.replay(&session).await {
+        match self.replay(&session, deadline).await {
             Ok(execution) => self.record_turn(session, execution).await,
             Err(err) => {
                 // Give the slot back; the error is what the user needs to see.
@@ -136,6 +142,7 @@ impl SessionService {
         id: &SessionId,
         line: &str,
         close_stdin: bool,
+        deadline: Option<Instant>,
     ) -> Result<Turn, SessionError> {
         let mut session = self.load(id).await?;
         if session.state != SessionState::Waiting {
@@ -160,7 +167,7 @@ impl SessionService {
             session.inputs.push(chunk);
         }
         session.stdin_closed = close_stdin;
-        let execution = self.replay(&session).await?;
+        let execution = self.replay(&session, deadline).await?;
         self.record_turn(session, execution).await
     }
 
@@ -205,7 +212,11 @@ impl SessionService {
         self.store.max_sessions()
     }
 
-    async fn replay(&self, session: &Session) -> Result<Execution, SessionError> {
+    async fn replay(
+        &self,
+        session: &Session,
+        deadline: Option<Instant>,
+    ) -> Result<Execution, SessionError> {
         let language = self.runner.resolve_language(&session.language).await?;
         let request = RunRequest {
             language,
@@ -215,6 +226,7 @@ impl SessionService {
             mode: InputMode::Interactive {
                 close_stdin: session.stdin_closed,
             },
+            deadline,
         };
         // Its own task: a client disconnect must not abort a run half-way.
         let runner = self.runner.clone();

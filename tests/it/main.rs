@@ -4,6 +4,7 @@ mod api;
 mod common;
 mod dynamo_local;
 mod hostile;
+mod lambda_events;
 mod languages;
 mod sessions;
 mod store;
