@@ -66,6 +66,10 @@ pub struct Config {
     pub sandbox_path: String,
     /// Build the C++ precompiled header in the background at start-up.
     pub prebuild_pch: bool,
+    /// Size of a run's working directory (a tmpfs when the server is root).
+    pub workspace_bytes: u64,
+    /// Files and directories a run may create in it.
+    pub workspace_inodes: u64,
     /// DynamoDB table of the sessions; the embedded store is used when unset.
     pub table_name: Option<String>,
     /// Endpoint override (DynamoDB Local).
@@ -138,6 +142,8 @@ impl Config {
             sandbox_uid_count: env.parse_nonzero("SANDBOX_UID_COUNT", 256)?,
             sandbox_path: env.string("SANDBOX_PATH", "/usr/local/bin:/usr/bin:/bin"),
             prebuild_pch: env.parse("PREBUILD_PCH", true)?,
+            workspace_bytes: env.parse::<u64>("WORKSPACE_SIZE_MB", 256)? * 1024 * 1024,
+            workspace_inodes: env.parse("WORKSPACE_INODES", 20_000)?,
             table_name: env.raw("TABLE_NAME").map(str::to_string),
             dynamodb_endpoint: env.raw("DYNAMODB_ENDPOINT").map(str::to_string),
             session_ttl_secs: env.parse_nonzero("SESSION_TTL_SECS", 300)?,

@@ -76,6 +76,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         "sandbox": {
             "mode": format!("{:?}", sandbox.mode()),
             "protections": sandbox.protections(),
+            "unavailable": sandbox.unavailable(),
         },
         "compileCache": {
             "entries": state.runner.cache().len(),

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod languages;
+pub mod namespaces;
 pub mod pch;
 pub mod plan;
 pub mod process;
@@ -170,10 +171,17 @@ pub struct Runner {
 /// A run's private working directory, removed (whatever it contains) on drop.
 struct RunDir {
     path: PathBuf,
+    /// A tmpfs mounted for this run (root): detached first.
+    mounted: bool,
 }
 
 impl Drop for RunDir {
     fn drop(&mut self) {
+        if self.mounted {
+            if let Err(err) = namespaces::unmount_workspace(&self.path) {
+                tracing::error!(%err, dir = %self.path.display(), "could not detach a run workspace");
+            }
+        }
         if let Err(err) = remove_tree(&self.path) {
             tracing::error!(%err, dir = %self.path.display(), "could not remove run directory");
         }
@@ -190,6 +198,9 @@ impl Runner {
         )?;
         prepare_server_dir(&config.cache_dir)?;
         prepare_server_dir(&config.work_dir)?;
+        if sandbox.mode() == SandboxMode::UidPool {
+            namespaces::unmount_stale_workspaces(&config.work_dir);
+        }
         let verify_cache = sandbox.mode() != SandboxMode::UidPool;
         let cache = CompileCache::open(&config.cache_dir, config.cache_max_bytes, verify_cache)?;
         let pch = PrecompiledHeader::new(&config.cache_dir, &config.sandbox_path);
@@ -466,7 +477,19 @@ impl Runner {
             .prefix("run-")
             .tempdir_in(&self.config.work_dir)?;
         let path = dir.keep();
-        let run_dir = RunDir { path };
+        let mut run_dir = RunDir {
+            path,
+            mounted: false,
+        };
+        if let Some(uid) = lease.uid() {
+            namespaces::mount_workspace(
+                &run_dir.path,
+                uid,
+                self.config.workspace_bytes,
+                self.config.workspace_inodes,
+            )?;
+            run_dir.mounted = true;
+        }
         std::fs::create_dir(run_dir.path.join("tmp"))?;
         chown_to(&run_dir.path.join("tmp"), lease.uid())?;
         chown_to(&run_dir.path, lease.uid())?;

@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 use tokio::sync::watch;
 
+use super::namespaces::MountPlan;
 use super::sandbox::SandboxLease;
 use super::waiting::{is_waiting_for_input, StdinPipe};
 use crate::config::Limits;
@@ -116,6 +117,7 @@ impl Drop for RunGuard<'_> {
 struct ChildSetup {
     uid: Option<u32>,
     rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
+    mounts: Option<MountPlan>,
 }
 
 impl ChildSetup {
@@ -134,6 +136,10 @@ impl ChildSetup {
             // group, and none of them can signal the server's terminal group.
             check(libc::setsid())?;
             check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
+            // Namespaces need the privileges dropped just below.
+            if let Some(mounts) = &self.mounts {
+                mounts.apply()?;
+            }
             if let Some(uid) = self.uid {
                 check(libc::setgroups(0, std::ptr::null()))?;
                 check(libc::setresgid(uid, uid, uid))?;
@@ -211,9 +217,27 @@ pub async fn run_process(
     lease: &SandboxLease,
     shutdown: &Shutdown,
 ) -> io::Result<ProcessOutcome> {
+    let sandbox = lease.sandbox();
+    let mounts = if sandbox.namespaces() {
+        // The cache may hold build outputs and the precompiled header: read-only.
+        let read_only: Vec<&Path> = sandbox
+            .server_dirs()
+            .iter()
+            .take(1)
+            .map(|p| p.as_path())
+            .collect();
+        Some(MountPlan::new(
+            spec.limits.file_size_bytes,
+            &[spec.cwd.as_path()],
+            &read_only,
+        )?)
+    } else {
+        None
+    };
     let setup = Arc::new(ChildSetup {
         uid: lease.uid(),
         rlimits: rlimits_for(&spec.limits, lease.uid().is_none()),
+        mounts,
     });
     let program = resolve_program(&spec.argv[0], &spec.env)?;
     let mut command = Command::new(&program);

@@ -41,6 +41,10 @@ pub struct Sandbox {
     protections: Vec<String>,
     /// The server's own directories, never swept.
     protected: Vec<PathBuf>,
+    /// Runs get network, IPC and mount namespaces (root, and the kernel allows it).
+    namespaces: bool,
+    /// Protections that could not be enabled, with the reason.
+    unavailable: Vec<String>,
 }
 
 /// A run's identity for its lifetime: the uid it runs as (uid-pool mode).
@@ -73,7 +77,27 @@ impl Sandbox {
             "private-run-directory".to_string(),
         ];
         let mut subreaper = false;
+        let mut unavailable = Vec::new();
+        let mut namespaces = false;
         let (mode, uid_lock_dir, free_uids) = if is_root {
+            match super::namespaces::probe() {
+                Ok(()) => {
+                    namespaces = true;
+                    protections.extend(
+                        [
+                            "network-namespace",
+                            "ipc-namespace",
+                            "mount-namespace-private-tmp",
+                            "workspace-tmpfs",
+                        ]
+                        .map(String::from),
+                    );
+                }
+                Err(reason) => {
+                    tracing::error!(%reason, "runs will NOT be isolated from the network and /tmp");
+                    unavailable.push(format!("namespaces: {reason}"));
+                }
+            }
             let dir = lock_root.join("uids");
             std::fs::create_dir_all(&dir)?;
             set_mode(&dir, 0o700)?;
@@ -92,6 +116,8 @@ impl Sandbox {
             if lambda {
                 protections.push("uid-sweep-between-invocations".into());
             }
+            unavailable.push("uid-pool: server is not root".into());
+            unavailable.push("namespaces: server is not root".into());
             tracing::warn!(
                 "not running as root: user programs share the server's uid; see SECURITY.md"
             );
@@ -111,6 +137,8 @@ impl Sandbox {
             subreaper,
             protections,
             protected,
+            namespaces,
+            unavailable,
         }))
     }
 
@@ -121,6 +149,21 @@ impl Sandbox {
     /// The protections in force, for `/api/health` and the logs.
     pub fn protections(&self) -> &[String] {
         &self.protections
+    }
+
+    /// Protections that are not in force, and why.
+    pub fn unavailable(&self) -> &[String] {
+        &self.unavailable
+    }
+
+    /// Whether runs get their own network, IPC and mount namespaces.
+    pub fn namespaces(&self) -> bool {
+        self.namespaces
+    }
+
+    /// The server's own directories (compile cache first, then work directory).
+    pub fn server_dirs(&self) -> &[PathBuf] {
+        &self.protected
     }
 
     /// Leases an identity for one run. In uid-pool mode this takes a uid no other
