@@ -66,6 +66,8 @@ pub struct Config {
     pub sandbox_path: String,
     /// Build the C++ precompiled header in the background at start-up.
     pub prebuild_pch: bool,
+    /// Give runs network, IPC and mount namespaces when the server is root.
+    pub sandbox_namespaces: bool,
     /// Size of a run's working directory (a tmpfs when the server is root).
     pub workspace_bytes: u64,
     /// Files and directories a run may create in it.
@@ -142,6 +144,7 @@ impl Config {
             sandbox_uid_count: env.parse_nonzero("SANDBOX_UID_COUNT", 256)?,
             sandbox_path: env.string("SANDBOX_PATH", "/usr/local/bin:/usr/bin:/bin"),
             prebuild_pch: env.parse("PREBUILD_PCH", true)?,
+            sandbox_namespaces: env.parse("SANDBOX_NAMESPACES", true)?,
             workspace_bytes: env.parse::<u64>("WORKSPACE_SIZE_MB", 256)? * 1024 * 1024,
             workspace_inodes: env.parse("WORKSPACE_INODES", 20_000)?,
             table_name: env.raw("TABLE_NAME").map(str::to_string),

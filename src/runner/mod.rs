@@ -195,6 +195,7 @@ impl Runner {
             config.sandbox_uid_count,
             &config.cache_dir,
             vec![config.cache_dir.clone(), config.work_dir.clone()],
+            config.sandbox_namespaces,
         )?;
         prepare_server_dir(&config.cache_dir)?;
         prepare_server_dir(&config.work_dir)?;

@@ -63,6 +63,7 @@ impl Sandbox {
         uid_count: u32,
         lock_root: &Path,
         protected: Vec<PathBuf>,
+        want_namespaces: bool,
     ) -> io::Result<Arc<Self>> {
         // The server's own memory and /proc/<pid>/environ must not be readable by
         // programs running as the same uid (Lambda) and core dumps must not leak it.
@@ -80,7 +81,12 @@ impl Sandbox {
         let mut unavailable = Vec::new();
         let mut namespaces = false;
         let (mode, uid_lock_dir, free_uids) = if is_root {
-            match super::namespaces::probe() {
+            let probed = if want_namespaces {
+                super::namespaces::probe()
+            } else {
+                Err("disabled by configuration (SANDBOX_NAMESPACES=false)".to_string())
+            };
+            match probed {
                 Ok(()) => {
                     namespaces = true;
                     protections.extend(
@@ -394,7 +400,7 @@ pub fn kill_all_of_uid(uid: u32) -> io::Result<()> {
 }
 
 /// World-writable directories where a program can leave files for later runs.
-pub const SHARED_WRITABLE_DIRS: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];
+pub const SHARED_WRITABLE_DIRS: &[&str] = &["/tmp", "/var/tmp", "/dev/shm", "/run/lock"];
 
 /// Removes what a run left in the shared writable directories: entries owned by
 /// `owner` (uid-pool mode; looking one level into other world-writable

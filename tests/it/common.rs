@@ -209,9 +209,12 @@ impl TestApp {
             } else {
                 Vec::new()
             };
-            let leftovers: Vec<_> = std::fs::read_dir(&self.work_dir)
+            let mut leftovers: Vec<_> = std::fs::read_dir(&self.work_dir)
                 .map(|d| d.flatten().map(|e| e.path()).collect())
                 .unwrap_or_default();
+            if is_root() {
+                leftovers.extend(self.shared_dir_leftovers());
+            }
             if survivors.is_empty() && leftovers.is_empty() {
                 return;
             }
@@ -227,6 +230,22 @@ impl TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// Entries in the shared writable directories owned by this app's uids.
+    fn shared_dir_leftovers(&self) -> Vec<PathBuf> {
+        use std::os::unix::fs::MetadataExt;
+        let mut found = Vec::new();
+        for dir in sr_runner::runner::sandbox::SHARED_WRITABLE_DIRS {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if let Ok(meta) = entry.path().symlink_metadata() {
+                    if self.uid_range.contains(&meta.uid()) {
+                        found.push(entry.path());
+                    }
+                }
+            }
+        }
+        found
     }
 
     /// The server still answers.

@@ -3,7 +3,7 @@
 mod api;
 mod common;
 mod dynamo_local;
-mod hostile;
+mod exploits;
 mod lambda_events;
 mod languages;
 mod sessions;
