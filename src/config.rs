@@ -66,6 +66,9 @@ pub struct Config {
     pub sandbox_path: String,
     /// Build the C++ precompiled header in the background at start-up.
     pub prebuild_pch: bool,
+    /// A directory holding a ready `bits/stdc++.h.gch` (built into the container
+    /// image with the same flags), used instead of building one.
+    pub prebuilt_pch_dir: Option<PathBuf>,
     /// Give runs network, IPC and mount namespaces when the server is root.
     pub sandbox_namespaces: bool,
     /// Size of a run's working directory (a tmpfs when the server is root).
@@ -144,6 +147,7 @@ impl Config {
             sandbox_uid_count: env.parse_nonzero("SANDBOX_UID_COUNT", 256)?,
             sandbox_path: env.string("SANDBOX_PATH", "/usr/local/bin:/usr/bin:/bin"),
             prebuild_pch: env.parse("PREBUILD_PCH", true)?,
+            prebuilt_pch_dir: env.raw("PREBUILT_PCH_DIR").map(PathBuf::from),
             sandbox_namespaces: env.parse("SANDBOX_NAMESPACES", true)?,
             workspace_bytes: env.parse::<u64>("WORKSPACE_SIZE_MB", 256)? * 1024 * 1024,
             workspace_inodes: env.parse("WORKSPACE_INODES", 20_000)?,

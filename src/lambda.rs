@@ -26,6 +26,10 @@ pub fn in_lambda() -> bool {
 pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
     let started = std::time::Instant::now();
     let application = Application::build(config).await?;
+    // Finish warming up before the first invocation: the cleanup after each
+    // invocation kills every other process of our uid, toolchain probes and a
+    // background header build included. (The image ships the header prebuilt.)
+    application.state.runner.warm_up().await;
     let sandbox = application.state.runner.sandbox().clone();
     let router = application.router().layer(middleware::from_fn_with_state(
         sandbox,

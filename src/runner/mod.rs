@@ -204,7 +204,11 @@ impl Runner {
         }
         let verify_cache = sandbox.mode() != SandboxMode::UidPool;
         let cache = CompileCache::open(&config.cache_dir, config.cache_max_bytes, verify_cache)?;
-        let pch = PrecompiledHeader::new(&config.cache_dir, &config.sandbox_path);
+        let pch = PrecompiledHeader::new(
+            &config.cache_dir,
+            &config.sandbox_path,
+            config.prebuilt_pch_dir.as_deref(),
+        );
         let concurrency = config.max_concurrent_runs;
         Ok(Runner {
             admission: Admission {

@@ -19,11 +19,20 @@ pub struct PrecompiledHeader {
 }
 
 impl PrecompiledHeader {
-    pub fn new(cache_root: &Path, sandbox_path: &str) -> Self {
+    pub fn new(cache_root: &Path, sandbox_path: &str, prebuilt: Option<&Path>) -> Self {
+        let ready = OnceCell::new();
+        if let Some(dir) = prebuilt {
+            if dir.join("bits/stdc++.h.gch").is_file() {
+                tracing::info!(dir = %dir.display(), "using the prebuilt C++ precompiled header");
+                let _ = ready.set(Some(dir.to_path_buf()));
+            } else {
+                tracing::warn!(dir = %dir.display(), "PREBUILT_PCH_DIR holds no bits/stdc++.h.gch; building one");
+            }
+        }
         PrecompiledHeader {
             root: cache_root.join("pch"),
             sandbox_path: sandbox_path.to_string(),
-            ready: OnceCell::new(),
+            ready,
         }
     }
 
