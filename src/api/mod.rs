@@ -2,6 +2,7 @@
 
 pub mod deadline;
 pub mod json;
+pub mod piston;
 pub mod routes;
 pub mod types;
 
@@ -35,6 +36,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/execute/input"),
     ("GET", "/api/execute/output/{session_id}"),
     ("POST", "/api/execute/kill"),
+    ("GET", "/api/v2/runtimes"),
+    ("POST", "/api/v2/execute"),
 ];
 
 /// The application router.
@@ -53,6 +56,8 @@ pub fn app(state: AppState) -> Router {
             get(routes::session_output),
         )
         .route("/api/execute/kill", post(routes::kill_session))
+        .route("/api/v2/runtimes", get(piston::runtimes))
+        .route("/api/v2/execute", post(piston::execute))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -129,20 +129,14 @@ pub async fn execute_once(
 ) -> Result<Json<ExecutionResponse>, AppError> {
     check_sizes(&state, &request.code, request.stdin.as_deref())?;
     let language = state.runner.resolve_language(&request.language).await?;
-    let run = RunRequest {
+    let run = RunRequest::new(
         language,
-        code: request.code,
-        stdin: request.stdin.unwrap_or_default().into_bytes(),
-        run_limits: None,
-        mode: InputMode::Batch,
-        deadline: deadline.map(|Extension(RequestDeadline(at))| at),
-    };
-    // Run on its own task: a client that disconnects must not abort the run
-    // half-way (cleanup runs either way, but a finished run is cheaper to reason about).
-    let runner = state.runner.clone();
-    let execution = tokio::spawn(async move { runner.execute(run).await })
-        .await
-        .map_err(AppError::internal)??;
+        request.code,
+        request.stdin.unwrap_or_default().into_bytes(),
+        InputMode::Batch,
+    )
+    .with_deadline(deadline.map(|Extension(RequestDeadline(at))| at));
+    let execution = state.runner.execute_detached(run).await?;
     tracing::info!(
         language = language.key,
         exit_code = ?execution.run.as_ref().and_then(|r| r.exit_code),

@@ -40,17 +40,57 @@ pub enum RunError {
     Internal(#[from] std::io::Error),
 }
 
+/// A file written beside the program's entry file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// A relative path checked by the API layer (no `..`, not absolute).
+    pub name: String,
+    pub content: Vec<u8>,
+}
+
 /// One program to run.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     pub language: &'static Language,
+    /// The entry file's content.
     pub code: String,
+    /// The entry file's name; `None` uses the language's default.
+    pub entry_name: Option<String>,
+    /// More files written beside the entry file (sources compiled with it, data).
+    pub files: Vec<SourceFile>,
+    /// Command-line arguments of the program.
+    pub args: Vec<String>,
     pub stdin: Vec<u8>,
     /// Limits for the run step; `None` uses the server's.
     pub run_limits: Option<Limits>,
+    /// Limits for the compile step; `None` uses the server's.
+    pub compile_limits: Option<Limits>,
     pub mode: InputMode,
     /// When the front door gives up (Lambda): every step's wall limit is cut to fit.
     pub deadline: Option<Instant>,
+}
+
+impl RunRequest {
+    /// A single-file program with the server's limits.
+    pub fn new(language: &'static Language, code: String, stdin: Vec<u8>, mode: InputMode) -> Self {
+        RunRequest {
+            language,
+            code,
+            entry_name: None,
+            files: Vec::new(),
+            args: Vec::new(),
+            stdin,
+            run_limits: None,
+            compile_limits: None,
+            mode,
+            deadline: None,
+        }
+    }
+
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
 }
 
 /// How the program meets its input.
@@ -76,6 +116,8 @@ pub struct CompileReport {
     pub cached: bool,
     /// The C++ precompiled header was offered to the compiler.
     pub used_pch: bool,
+    /// The compiler process, when one ran (not on a cache hit).
+    pub outcome: Option<ProcessOutcome>,
 }
 
 /// The result of one request.
@@ -280,6 +322,19 @@ impl Runner {
         Ok(language)
     }
 
+    /// `execute` on its own task: a client that disconnects (dropping the request
+    /// future) must not abort a run half-way; cleanup is simpler to reason about
+    /// for a run that always completes.
+    pub async fn execute_detached(
+        self: &Arc<Self>,
+        request: RunRequest,
+    ) -> Result<Execution, RunError> {
+        let runner = self.clone();
+        tokio::spawn(async move { runner.execute(request).await })
+            .await
+            .map_err(|join| RunError::Internal(std::io::Error::other(join)))?
+    }
+
     /// Runs one program: waits for a slot, compiles (or reuses the cache), runs.
     pub async fn execute(&self, request: RunRequest) -> Result<Execution, RunError> {
         if self.shutdown.is_triggered() {
@@ -298,7 +353,20 @@ impl Runner {
             node_type_roots: toolchains.node_type_roots.as_deref(),
             interactive: request.mode != InputMode::Batch,
         };
-        let source_file = language.source_file_name(&request.code);
+        let source_file = request
+            .entry_name
+            .clone()
+            .unwrap_or_else(|| language.source_file_name(&request.code));
+        // Every file is in place before anything runs, data files included.
+        write_source(
+            &run_dir.path,
+            &source_file,
+            request.code.as_bytes(),
+            lease.uid(),
+        )?;
+        for file in &request.files {
+            write_source(&run_dir.path, &file.name, &file.content, lease.uid())?;
+        }
         let mut run_limits = request
             .run_limits
             .clone()
@@ -328,7 +396,6 @@ impl Runner {
                 }
             }
         } else {
-            write_source(&run_dir.path, &source_file, &request.code, lease.uid())?;
             BuildLocation::None(run_dir.path.join(BUILD_DIR))
         };
 
@@ -337,14 +404,14 @@ impl Runner {
             write_source(
                 &run_dir.path,
                 plan::NODE_PRELOAD_FILE,
-                plan::NODE_INTERACTIVE_PRELOAD,
+                plan::NODE_INTERACTIVE_PRELOAD.as_bytes(),
                 lease.uid(),
             )?;
         }
         // Whatever compiling took comes out of the time the deadline leaves.
         run_limits.wall_time = budget(configured_wall, request.deadline);
         let run_wall_limit = run_limits.wall_time;
-        let command = plan::run_command(
+        let mut command = plan::run_command(
             language,
             &source_file,
             &request.code,
@@ -352,6 +419,7 @@ impl Runner {
             &run_limits,
             &ctx,
         );
+        command.argv.extend(request.args.iter().cloned());
         let spec = ProcessSpec {
             argv: command.argv,
             env: command.env,
@@ -386,7 +454,8 @@ impl Runner {
         lease: &SandboxLease,
     ) -> Result<(CompileReport, Option<BuildLocation>), RunError> {
         let language = request.language;
-        let command = plan::compile_command(language, source_file, ctx)
+        let others: Vec<&str> = request.files.iter().map(|f| f.name.as_str()).collect();
+        let command = plan::compile_command(language, source_file, &others, ctx)
             .expect("compiled languages have a compile command");
         // The PCH include path is an optimisation that does not change the output,
         // so it stays out of the key (a build without it is just as good).
@@ -405,6 +474,7 @@ impl Runner {
             flags.join("\u{1f}").as_bytes(),
             source_file.as_bytes(),
             request.code.as_bytes(),
+            &files_digest(&request.files),
         ]);
         let started = Instant::now();
         let used_pch = ctx.pch_dir.is_some() && request.code.contains("bits/stdc++.h");
@@ -418,6 +488,7 @@ impl Runner {
                     duration: started.elapsed(),
                     cached: true,
                     used_pch: false,
+                    outcome: None,
                 },
                 Some(BuildLocation::Cached(build)),
             )
@@ -430,7 +501,6 @@ impl Runner {
         if let Some(build) = self.cache.get(&key) {
             return Ok(hit(build));
         }
-        write_source(ctx.run_dir, source_file, &request.code, lease.uid())?;
         let build_dir = ctx.run_dir.join(BUILD_DIR);
         std::fs::create_dir_all(&build_dir)?;
         chown_to(&build_dir, lease.uid())?;
@@ -440,9 +510,15 @@ impl Runner {
             cwd: ctx.run_dir.to_path_buf(),
             stdin: Vec::new(),
             stdin_mode: StdinMode::Close,
-            limits: Limits {
-                wall_time: budget(self.config.compile_limits.wall_time, request.deadline),
-                ..self.config.compile_limits.clone()
+            limits: {
+                let limits = request
+                    .compile_limits
+                    .clone()
+                    .unwrap_or_else(|| self.config.compile_limits.clone());
+                Limits {
+                    wall_time: budget(limits.wall_time, request.deadline),
+                    ..limits
+                }
             },
         };
         let outcome = run_process(&spec, lease, &self.shutdown).await?;
@@ -462,6 +538,7 @@ impl Runner {
             duration: started.elapsed(),
             cached: false,
             used_pch,
+            outcome: Some(outcome),
         };
         if !success {
             return Ok((report, None));
@@ -520,10 +597,49 @@ impl BuildLocation {
     }
 }
 
-fn write_source(run_dir: &Path, name: &str, code: &str, uid: Option<u32>) -> std::io::Result<()> {
+/// Writes a file of the request into the run directory. The name was checked to
+/// be relative and free of `..`; parent directories are created, and nothing is
+/// ever written through a symlink.
+fn write_source(
+    run_dir: &Path,
+    name: &str,
+    content: &[u8],
+    uid: Option<u32>,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let path = run_dir.join(name);
-    std::fs::write(&path, code)?;
+    if let Some(parent) = path.parent() {
+        let mut dir = run_dir.to_path_buf();
+        let relative = parent.strip_prefix(run_dir).unwrap_or(Path::new(""));
+        for part in relative.components() {
+            dir.push(part);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => chown_to(&dir, uid)?,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o644)
+        .open(&path)?;
+    file.write_all(content)?;
     chown_to(&path, uid)
+}
+
+/// One digest over the extra files' names and contents, for the cache key.
+fn files_digest(files: &[SourceFile]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for file in files {
+        parts.push(file.name.as_bytes());
+        parts.push(&file.content);
+    }
+    cache_key(&parts).into_bytes()
 }
 
 fn chown_to(path: &Path, uid: Option<u32>) -> std::io::Result<()> {

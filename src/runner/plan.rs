@@ -56,8 +56,17 @@ pub fn base_env(ctx: &PlanContext) -> Vec<(String, String)> {
 pub fn compile_command(
     lang: &Language,
     source_file: &str,
+    other_files: &[&str],
     ctx: &PlanContext,
 ) -> Option<CommandLine> {
+    // Sources compiled together with the entry file (multi-file programs).
+    let companions = |extensions: &[&str]| -> Vec<String> {
+        other_files
+            .iter()
+            .filter(|name| extensions.iter().any(|ext| name.ends_with(ext)))
+            .map(|name| name.to_string())
+            .collect()
+    };
     let out = format!("{BUILD_DIR}/main");
     let run_dir = ctx.run_dir.display().to_string();
     let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -67,7 +76,9 @@ pub fn compile_command(
         LanguageId::C => {
             let mut argv = strings(&["gcc"]);
             argv.extend(strings(C_FLAGS));
-            argv.extend(strings(&["-o", &out, source_file, "-lm"]));
+            argv.extend(strings(&["-o", &out, source_file]));
+            argv.extend(companions(&[".c"]));
+            argv.push("-lm".into());
             argv
         }
         LanguageId::Cpp => {
@@ -78,20 +89,25 @@ pub fn compile_command(
                 argv.push(pch.display().to_string());
             }
             argv.extend(strings(&["-o", &out, source_file]));
+            argv.extend(companions(&[".cpp", ".cc", ".cxx"]));
             argv
         }
-        LanguageId::Java => strings(&[
-            "javac",
-            "-J-XX:+UseSerialGC",
-            "-J-XX:TieredStopAtLevel=1",
-            "-J-XX:-UsePerfData",
-            "-J-Xmx512m",
-            "-encoding",
-            "UTF-8",
-            "-d",
-            BUILD_DIR,
-            source_file,
-        ]),
+        LanguageId::Java => {
+            let mut argv = strings(&[
+                "javac",
+                "-J-XX:+UseSerialGC",
+                "-J-XX:TieredStopAtLevel=1",
+                "-J-XX:-UsePerfData",
+                "-J-Xmx512m",
+                "-encoding",
+                "UTF-8",
+                "-d",
+                BUILD_DIR,
+                source_file,
+            ]);
+            argv.extend(companions(&[".java"]));
+            argv
+        }
         LanguageId::Go => {
             env.extend([
                 ("GOCACHE".into(), format!("{run_dir}/.cache/go-build")),
@@ -100,7 +116,9 @@ pub fn compile_command(
                 ("CGO_ENABLED".into(), "0".into()),
                 ("GOTELEMETRY".into(), "off".into()),
             ]);
-            strings(&["go", "build", "-o", &out, source_file])
+            let mut argv = strings(&["go", "build", "-o", &out, source_file]);
+            argv.extend(companions(&[".go"]));
+            argv
         }
         LanguageId::TypeScript => {
             let mut argv = strings(&[

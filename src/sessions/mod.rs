@@ -218,22 +218,12 @@ impl SessionService {
         deadline: Option<Instant>,
     ) -> Result<Execution, SessionError> {
         let language = self.runner.resolve_language(&session.language).await?;
-        let request = RunRequest {
-            language,
-            code: session.code.clone(),
-            stdin: session.stdin(),
-            run_limits: None,
-            mode: InputMode::Interactive {
-                close_stdin: session.stdin_closed,
-            },
-            deadline,
+        let mode = InputMode::Interactive {
+            close_stdin: session.stdin_closed,
         };
-        // Its own task: a client disconnect must not abort a run half-way.
-        let runner = self.runner.clone();
-        let execution = tokio::spawn(async move { runner.execute(request).await })
-            .await
-            .map_err(|join| RunError::Internal(std::io::Error::other(join)))??;
-        Ok(execution)
+        let request = RunRequest::new(language, session.code.clone(), session.stdin(), mode)
+            .with_deadline(deadline);
+        Ok(self.runner.execute_detached(request).await?)
     }
 
     /// Folds a run into the session and stores it (conditional on its version).

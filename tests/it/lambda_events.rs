@@ -48,6 +48,8 @@ const EXPECTED: &[(&str, u16)] = &[
     ("preflight.json", 200),
     ("malformed-json.json", 400),
     ("unknown-session.json", 404),
+    ("piston-runtimes.json", 200),
+    ("piston-execute.json", 200),
 ];
 
 #[tokio::test]
@@ -78,6 +80,13 @@ async fn every_event_in_events_gets_its_expected_answer() {
             "output.json" => assert_eq!(body["output"], "What is your name? Hello, Ada!\n"),
             "kill.json" => assert_eq!(body["success"], true),
             "malformed-json.json" | "unknown-session.json" => assert!(body["error"].is_string()),
+            "piston-runtimes.json" => assert!(body.as_array().is_some_and(|r| !r.is_empty())),
+            "piston-execute.json" => {
+                assert_eq!(
+                    body["run"]["stdout"], "args: 1 2 3\nstdin: from piston\n",
+                    "{body}"
+                )
+            }
             _ => {}
         }
     }

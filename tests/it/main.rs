@@ -6,5 +6,6 @@ mod dynamo_local;
 mod exploits;
 mod lambda_events;
 mod languages;
+mod piston;
 mod sessions;
 mod store;
