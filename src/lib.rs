@@ -7,6 +7,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod judge;
 pub mod lambda;
 pub mod runner;
 pub mod server;

@@ -36,6 +36,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/execute/input"),
     ("GET", "/api/execute/output/{session_id}"),
     ("POST", "/api/execute/kill"),
+    ("POST", "/api/execute/judge"),
     ("GET", "/api/v2/runtimes"),
     ("POST", "/api/v2/execute"),
 ];
@@ -45,6 +46,7 @@ pub fn app(state: AppState) -> Router {
     // Room for the largest code and stdin plus JSON escaping overhead.
     let body_limit = (state.config.max_code_bytes + state.config.max_stdin_bytes) * 2 + 64 * 1024;
     let cors = cors_layer(&state.config.cors_allow_origin);
+    let judge_body_limit = body_limit + 2 * crate::judge::MAX_TOTAL_CASE_BYTES;
     Router::new()
         .route("/api/health", get(routes::health))
         .route("/api/runtimes", get(routes::runtimes))
@@ -56,6 +58,11 @@ pub fn app(state: AppState) -> Router {
             get(routes::session_output),
         )
         .route("/api/execute/kill", post(routes::kill_session))
+        .route(
+            "/api/execute/judge",
+            // Test cases make bigger bodies than one program.
+            post(routes::judge).layer(DefaultBodyLimit::max(judge_body_limit)),
+        )
         .route("/api/v2/runtimes", get(piston::runtimes))
         .route("/api/v2/execute", post(piston::execute))
         .fallback(routes::not_found)

@@ -11,11 +11,12 @@ use serde_json::{json, Value};
 use super::deadline::RequestDeadline;
 use super::json::ApiJson;
 use super::types::{
-    ExecutionResponse, InputRequest, KillRequest, OnceRequest, StartRequest, TranscriptResponse,
-    TurnResponse,
+    CompileBody, ExecutionResponse, InputRequest, JudgeRequest, JudgeResponse, KillRequest,
+    OnceRequest, StartRequest, TranscriptResponse, TurnResponse,
 };
 use super::AppState;
 use crate::error::AppError;
+use crate::judge::{self, Comparison, TestCase};
 use crate::runner::{InputMode, RunError, RunRequest};
 use crate::sessions::model::SessionId;
 use crate::sessions::SessionError;
@@ -202,6 +203,87 @@ pub async fn kill_session(
     Ok(Json(
         json!({ "success": true, "sessionId": id.as_str(), "state": session.state.as_str() }),
     ))
+}
+
+pub async fn judge(
+    State(state): State<AppState>,
+    deadline: Option<Extension<RequestDeadline>>,
+    ApiJson(request): ApiJson<JudgeRequest>,
+) -> Result<Json<JudgeResponse>, AppError> {
+    check_sizes(&state, &request.code, None)?;
+    let cases = &request.test_cases;
+    if cases.is_empty() || cases.len() > judge::MAX_TEST_CASES {
+        return Err(AppError::BadRequest(format!(
+            "testCases must hold 1 to {} cases; got {}",
+            judge::MAX_TEST_CASES,
+            cases.len()
+        )));
+    }
+    let config = &state.config;
+    let mut total = 0;
+    for (index, case) in cases.iter().enumerate() {
+        if case.stdin.len() > config.max_stdin_bytes {
+            return Err(AppError::PayloadTooLarge(format!(
+                "test case {index}: stdin is {} bytes; the limit is {} bytes",
+                case.stdin.len(),
+                config.max_stdin_bytes
+            )));
+        }
+        total += case.stdin.len() + case.expected_output.len();
+    }
+    if total > judge::MAX_TOTAL_CASE_BYTES {
+        return Err(AppError::PayloadTooLarge(format!(
+            "test cases hold {total} bytes; the limit is {} bytes",
+            judge::MAX_TOTAL_CASE_BYTES
+        )));
+    }
+    let comparison = match request.comparison.as_deref().unwrap_or("default") {
+        "default" | "lenient" => Comparison::Lenient,
+        "exact" => Comparison::Exact,
+        "float" => {
+            let tolerance = request.float_tolerance.unwrap_or(1e-6);
+            if !(tolerance.is_finite() && tolerance >= 0.0) {
+                return Err(AppError::BadRequest(
+                    "floatTolerance must be a non-negative number".into(),
+                ));
+            }
+            Comparison::Float { tolerance }
+        }
+        other => {
+            return Err(AppError::BadRequest(format!(
+                "unknown comparison {other:?}; use default, exact or float"
+            )))
+        }
+    };
+    let language = state.runner.resolve_language(&request.language).await?;
+    let cases: Vec<TestCase> = request
+        .test_cases
+        .into_iter()
+        .map(|case| TestCase {
+            stdin: case.stdin,
+            expected_output: case.expected_output,
+            time_limit: case.time_limit_ms.map(std::time::Duration::from_millis),
+        })
+        .collect();
+    let deadline = deadline.map(|Extension(RequestDeadline(at))| at);
+    let report = judge::judge(
+        &state.runner,
+        language,
+        request.code,
+        cases,
+        comparison,
+        deadline,
+    )
+    .await?;
+    Ok(Json(JudgeResponse {
+        verdict: report.verdict(),
+        passed: report.passed(),
+        total: report.cases.len(),
+        language: language.display_name,
+        compile: report.compile.as_ref().map(CompileBody::from),
+        total_ms: report.elapsed.as_millis() as u64,
+        cases: report.cases,
+    }))
 }
 
 pub async fn not_found(uri: Uri) -> AppError {

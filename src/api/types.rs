@@ -391,3 +391,43 @@ impl From<&crate::sessions::model::Session> for TranscriptResponse {
         }
     }
 }
+
+/// One test case of `POST /api/execute/judge`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JudgeCaseRequest {
+    #[serde(default)]
+    pub stdin: String,
+    pub expected_output: String,
+    /// Tighter per-case time limit, in milliseconds.
+    #[serde(default)]
+    pub time_limit_ms: Option<u64>,
+}
+
+/// `POST /api/execute/judge`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JudgeRequest {
+    pub code: String,
+    pub language: String,
+    pub test_cases: Vec<JudgeCaseRequest>,
+    /// `default` (ignore trailing whitespace and blank lines), `exact` or `float`.
+    #[serde(default)]
+    pub comparison: Option<String>,
+    /// Tolerance of `float` comparison (default 1e-6).
+    #[serde(default)]
+    pub float_tolerance: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JudgeResponse {
+    /// `accepted`, or the first verdict that is not.
+    pub verdict: crate::judge::Verdict,
+    pub passed: usize,
+    pub total: usize,
+    pub language: &'static str,
+    pub compile: Option<CompileBody>,
+    pub cases: Vec<crate::judge::CaseResult>,
+    pub total_ms: u64,
+}

@@ -50,6 +50,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("unknown-session.json", 404),
     ("piston-runtimes.json", 200),
     ("piston-execute.json", 200),
+    ("judge.json", 200),
 ];
 
 #[tokio::test]
@@ -80,6 +81,10 @@ async fn every_event_in_events_gets_its_expected_answer() {
             "output.json" => assert_eq!(body["output"], "What is your name? Hello, Ada!\n"),
             "kill.json" => assert_eq!(body["success"], true),
             "malformed-json.json" | "unknown-session.json" => assert!(body["error"].is_string()),
+            "judge.json" => {
+                assert_eq!(body["passed"], 2, "{body}");
+                assert_eq!(body["cases"][2]["verdict"], "wrong_answer");
+            }
             "piston-runtimes.json" => assert!(body.as_array().is_some_and(|r| !r.is_empty())),
             "piston-execute.json" => {
                 assert_eq!(

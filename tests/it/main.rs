@@ -4,6 +4,7 @@ mod api;
 mod common;
 mod dynamo_local;
 mod exploits;
+mod judge;
 mod lambda_events;
 mod languages;
 mod piston;
