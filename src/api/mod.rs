@@ -2,6 +2,7 @@
 
 pub mod deadline;
 pub mod json;
+pub mod page;
 pub mod piston;
 pub mod routes;
 pub mod types;
@@ -13,6 +14,7 @@ use axum::http::{header, HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::config::Config;
 use crate::runner::Runner;
@@ -29,6 +31,8 @@ pub struct AppState {
 /// Every route (method, path) the router serves. The events/ fixtures and their
 /// test check against this list, so a new route without an event fails a test.
 pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/assets/{file}"),
     ("GET", "/api/health"),
     ("GET", "/api/runtimes"),
     ("POST", "/api/execute/once"),
@@ -48,6 +52,8 @@ pub fn app(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors_allow_origin);
     let judge_body_limit = body_limit + 2 * crate::judge::MAX_TOTAL_CASE_BYTES;
     Router::new()
+        .route("/", get(page::index))
+        .route("/assets/{file}", get(page::asset))
         .route("/api/health", get(routes::health))
         .route("/api/runtimes", get(routes::runtimes))
         .route("/api/execute/once", post(routes::execute_once))
@@ -68,6 +74,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        // A client trickling its body holds a connection, not a run slot; cap it.
+        .layer(RequestBodyTimeoutLayer::new(
+            std::time::Duration::from_secs(15),
+        ))
         .layer(axum::middleware::from_fn(deadline::attach_deadline))
         .layer(cors)
         .with_state(state)

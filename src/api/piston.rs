@@ -272,6 +272,9 @@ pub fn validate_file_name(name: &str) -> Result<(), String> {
     if name.starts_with('/') || name.contains('\0') || name.contains('\\') {
         return bad("must be a relative path");
     }
+    if name.starts_with('-') {
+        return bad("must not start with '-' (it would read as a compiler option)");
+    }
     if name
         .split('/')
         .any(|part| part.is_empty() || part == "." || part == "..")
@@ -501,6 +504,7 @@ mod tests {
         }
         for bad in [
             "",
+            "-o",
             "/etc/passwd",
             "../x",
             "a/../../x",

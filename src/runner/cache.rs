@@ -167,6 +167,18 @@ impl CompileCache {
             return Err(err);
         }
         let target = self.root.join(key);
+        let known = self
+            .index
+            .lock()
+            .expect("cache index lock")
+            .entries
+            .contains_key(key);
+        if self.verify && !known && std::fs::symlink_metadata(&target).is_ok() {
+            // Programs share our uid here: an entry we did not publish may have
+            // been planted for the next user who submits this code.
+            tracing::warn!(key, "discarding a cache entry this server did not publish");
+            remove_tree(&target)?;
+        }
         if std::fs::rename(&staging, &target).is_err() {
             // Another server published the same build first: keep theirs.
             remove_tree(&staging)?;
@@ -396,6 +408,19 @@ mod tests {
             cache.get(&cache_key(&[&[0u8]])).is_none(),
             "oldest entry evicted"
         );
+    }
+
+    #[test]
+    fn an_entry_planted_before_publication_is_replaced_when_verifying() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = CompileCache::open(root.path(), 1 << 20, true).unwrap();
+        let key = cache_key(&[b"planted"]);
+        let planted = root.path().join("builds").join(&key);
+        std::fs::create_dir(&planted).unwrap();
+        std::fs::write(planted.join("main"), b"evil").unwrap();
+        let build = build_dir_with("main", b"good");
+        let published = cache.insert(&key, build.path()).unwrap();
+        assert_eq!(std::fs::read(published.dir.join("main")).unwrap(), b"good");
     }
 
     #[test]

@@ -232,6 +232,9 @@ impl Drop for RunDir {
 
 impl Runner {
     pub fn new(config: Arc<Config>, shutdown: Shutdown) -> std::io::Result<Self> {
+        // Before anything is created inside them (the uid lock files live in the cache).
+        prepare_server_dir(&config.cache_dir)?;
+        prepare_server_dir(&config.work_dir)?;
         let sandbox = Sandbox::init(
             config.sandbox_uid_base,
             config.sandbox_uid_count,
@@ -239,8 +242,6 @@ impl Runner {
             vec![config.cache_dir.clone(), config.work_dir.clone()],
             config.sandbox_namespaces,
         )?;
-        prepare_server_dir(&config.cache_dir)?;
-        prepare_server_dir(&config.work_dir)?;
         if sandbox.mode() == SandboxMode::UidPool {
             namespaces::unmount_stale_workspaces(&config.work_dir);
         }
@@ -563,7 +564,7 @@ impl Runner {
             path,
             mounted: false,
         };
-        if let Some(uid) = lease.uid() {
+        if let (Some(uid), true) = (lease.uid(), self.sandbox.workspace_tmpfs()) {
             namespaces::mount_workspace(
                 &run_dir.path,
                 uid,

@@ -156,6 +156,15 @@ impl MountPlan {
                     self.tmpfs_options.as_ptr().cast(),
                 ))?;
             }
+            // Other users' processes (other runs, the server) become invisible in
+            // /proc: no command lines with cache paths, no environments to probe.
+            check(libc::mount(
+                c"proc".as_ptr(),
+                c"/proc".as_ptr(),
+                c"proc".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                c"hidepid=invisible".as_ptr().cast(),
+            ))?;
             for (&fd, bind) in held.iter().zip(&self.binds) {
                 for dir in &bind.mkdirs {
                     if libc::mkdir(dir.as_ptr(), 0o755) == -1
@@ -214,6 +223,15 @@ pub fn probe() -> Result<(), String> {
             io::Error::from_raw_os_error(libc::WEXITSTATUS(status))
         ))
     }
+}
+
+/// Whether the server can mount workspaces (root in a container may not).
+pub fn probe_workspace(scratch_parent: &Path) -> io::Result<()> {
+    let scratch = tempfile::Builder::new()
+        .prefix(".probe-")
+        .tempdir_in(scratch_parent)?;
+    mount_workspace(scratch.path(), 0, 1024 * 1024, 16)?;
+    unmount_workspace(scratch.path())
 }
 
 /// Mounts a size- and inode-limited tmpfs as a run's working directory.

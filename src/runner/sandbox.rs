@@ -45,6 +45,8 @@ pub struct Sandbox {
     namespaces: bool,
     /// Protections that could not be enabled, with the reason.
     unavailable: Vec<String>,
+    /// Run directories are size- and inode-capped tmpfs mounts (root).
+    workspace_tmpfs: bool,
 }
 
 /// A run's identity for its lifetime: the uid it runs as (uid-pool mode).
@@ -80,7 +82,18 @@ impl Sandbox {
         let mut subreaper = false;
         let mut unavailable = Vec::new();
         let mut namespaces = false;
+        let mut workspace_tmpfs = false;
         let (mode, uid_lock_dir, free_uids) = if is_root {
+            match super::namespaces::probe_workspace(lock_root) {
+                Ok(()) => {
+                    workspace_tmpfs = true;
+                    protections.push("workspace-tmpfs".into());
+                }
+                Err(err) => {
+                    tracing::error!(%err, "run directories will NOT be size- and inode-capped");
+                    unavailable.push(format!("workspace-tmpfs: {err}"));
+                }
+            }
             let probed = if want_namespaces {
                 super::namespaces::probe()
             } else {
@@ -94,7 +107,7 @@ impl Sandbox {
                             "network-namespace",
                             "ipc-namespace",
                             "mount-namespace-private-tmp",
-                            "workspace-tmpfs",
+                            "proc-hidepid",
                         ]
                         .map(String::from),
                     );
@@ -145,6 +158,7 @@ impl Sandbox {
             protected,
             namespaces,
             unavailable,
+            workspace_tmpfs,
         }))
     }
 
@@ -160,6 +174,11 @@ impl Sandbox {
     /// Protections that are not in force, and why.
     pub fn unavailable(&self) -> &[String] {
         &self.unavailable
+    }
+
+    /// Whether run directories are capped tmpfs mounts.
+    pub fn workspace_tmpfs(&self) -> bool {
+        self.workspace_tmpfs
     }
 
     /// Whether runs get their own network, IPC and mount namespaces.
@@ -187,7 +206,16 @@ impl Sandbox {
             let Some(uid) = self.free_uids.lock().expect("uid pool lock").pop_front() else {
                 break;
             };
-            let lock = File::create(self.uid_lock_dir.join(format!("{uid}.lock")))?;
+            let lock = {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .mode(0o600)
+                    .open(self.uid_lock_dir.join(format!("{uid}.lock")))?
+            };
             // SAFETY: flock on a file descriptor we own.
             if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
                 // Held by another server process: try it again later.
@@ -308,6 +336,7 @@ impl Sandbox {
         }
         self.sweep_foreign_processes();
         sweep_shared_dirs(None, &self.protected);
+        sweep_sysv_ipc(unsafe { libc::getuid() });
     }
 
     /// Lambda only: between invocations nothing of this uid but the server may live.
@@ -349,6 +378,7 @@ impl Drop for SandboxLease {
                 tracing::error!(%err, uid, "uid sweep on release failed");
             }
             sweep_shared_dirs(Some(uid), &self.sandbox.protected);
+            sweep_sysv_ipc(uid);
             self.sandbox
                 .free_uids
                 .lock()
@@ -445,6 +475,59 @@ fn sweep_dir(dir: &Path, owner: Option<u32>, protected: &[PathBuf], depth: u32) 
     }
 }
 
+/// Removes System V IPC objects (shared memory, message queues, semaphores)
+/// owned by `uid`: they outlive processes and could carry data to the next run.
+/// (With namespaces each run has its own IPC namespace and this finds nothing.)
+pub fn sweep_sysv_ipc(uid: u32) {
+    for (table, remove) in [
+        ("shm", remove_shm as fn(libc::c_int)),
+        ("msg", remove_msg),
+        ("sem", remove_sem),
+    ] {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/sysvipc/{table}")) else {
+            continue;
+        };
+        let mut lines = text.lines();
+        let Some(header) = lines.next() else { continue };
+        let columns: Vec<&str> = header.split_whitespace().collect();
+        let (Some(id_col), Some(uid_col)) = (
+            columns
+                .iter()
+                .position(|c| matches!(*c, "shmid" | "msqid" | "semid")),
+            columns.iter().position(|c| *c == "uid"),
+        ) else {
+            continue;
+        };
+        for line in lines {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let owner = fields.get(uid_col).and_then(|f| f.parse::<u32>().ok());
+            let id = fields
+                .get(id_col)
+                .and_then(|f| f.parse::<libc::c_int>().ok());
+            if let (Some(owner), Some(id)) = (owner, id) {
+                if owner == uid {
+                    remove(id);
+                }
+            }
+        }
+    }
+}
+
+fn remove_shm(id: libc::c_int) {
+    // SAFETY: IPC_RMID takes no buffer.
+    unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+}
+
+fn remove_msg(id: libc::c_int) {
+    // SAFETY: as above.
+    unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+}
+
+fn remove_sem(id: libc::c_int) {
+    // SAFETY: as above.
+    unsafe { libc::semctl(id, 0, libc::IPC_RMID) };
+}
+
 /// One row of the process table.
 #[derive(Debug, Clone)]
 pub struct ProcessInfo {
@@ -524,4 +607,60 @@ pub fn live_processes_of_uid(uid: u32) -> Vec<ProcessInfo> {
 pub(crate) fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared_dir_with_leftovers() -> (tempfile::TempDir, PathBuf) {
+        let shared = tempfile::tempdir().unwrap();
+        std::fs::write(shared.path().join("planted"), b"x").unwrap();
+        let open_dir = shared.path().join("open");
+        std::fs::create_dir(&open_dir).unwrap();
+        set_mode(&open_dir, 0o1777).unwrap();
+        std::fs::write(open_dir.join("inner"), b"x").unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", shared.path().join("link")).unwrap();
+        let keep = shared.path().join("server-cache");
+        std::fs::create_dir(&keep).unwrap();
+        std::fs::write(keep.join("entry"), b"x").unwrap();
+        (shared, keep)
+    }
+
+    #[test]
+    fn the_lambda_sweep_empties_a_shared_dir_but_keeps_the_servers_own() {
+        let (shared, keep) = shared_dir_with_leftovers();
+        sweep_dir(shared.path(), None, std::slice::from_ref(&keep), 1);
+        let left: Vec<_> = std::fs::read_dir(shared.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["server-cache"]);
+        assert!(keep.join("entry").exists());
+        assert!(
+            Path::new("/etc/hostname").exists(),
+            "symlink targets are never followed"
+        );
+    }
+
+    #[test]
+    fn the_uid_sweep_removes_only_what_that_uid_owns() {
+        let (shared, keep) = shared_dir_with_leftovers();
+        let me = unsafe { libc::getuid() };
+        // Nothing is owned by another uid: nothing goes.
+        sweep_dir(
+            shared.path(),
+            Some(me.wrapping_add(12345)),
+            std::slice::from_ref(&keep),
+            1,
+        );
+        assert!(shared.path().join("planted").exists());
+        assert!(shared.path().join("open/inner").exists());
+        // Our own entries go, looking one level into world-writable directories.
+        sweep_dir(shared.path(), Some(me), std::slice::from_ref(&keep), 1);
+        assert!(!shared.path().join("planted").exists());
+        assert!(!shared.path().join("link").exists());
+        assert!(keep.join("entry").exists());
+    }
 }

@@ -16,7 +16,9 @@ impl SessionId {
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         let uuid = uuid::Uuid::try_parse(raw.trim())
-            .map_err(|_| format!("{raw:?} is not a session id (expected a UUID)"))?;
+            .ok()
+            .filter(|uuid| uuid.get_version_num() == 4)
+            .ok_or_else(|| format!("{raw:?} is not a session id (expected a random UUID)"))?;
         Ok(SessionId(uuid.hyphenated().to_string()))
     }
 

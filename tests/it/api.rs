@@ -63,6 +63,37 @@ async fn malformed_json_is_a_400_with_a_json_error() {
 }
 
 #[tokio::test]
+async fn a_body_not_sent_as_json_is_415() {
+    let app = spawn_app().await;
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let mut request = app
+            .client
+            .post(app.url("/api/execute/once"))
+            .body(r#"{"code": "print(1)", "language": "python"}"#);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 415, "{content_type:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_error_body(&body);
+    }
+    let response = app
+        .client
+        .post(app.url("/api/execute/once"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(r#"{"code": "print(1)", "language": "python"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
 async fn wrong_types_and_missing_fields_are_400() {
     let app = spawn_app().await;
     for body in [

@@ -51,6 +51,8 @@ const EXPECTED: &[(&str, u16)] = &[
     ("piston-runtimes.json", 200),
     ("piston-execute.json", 200),
     ("judge.json", 200),
+    ("page.json", 200),
+    ("page-asset.json", 200),
 ];
 
 #[tokio::test]
@@ -81,6 +83,18 @@ async fn every_event_in_events_gets_its_expected_answer() {
             "output.json" => assert_eq!(body["output"], "What is your name? Hello, Ada!\n"),
             "kill.json" => assert_eq!(body["success"], true),
             "malformed-json.json" | "unknown-session.json" => assert!(body["error"].is_string()),
+            "page.json" => {
+                assert!(headers["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html"))
+            }
+            "page-asset.json" => {
+                assert!(headers["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/javascript"))
+            }
             "judge.json" => {
                 assert_eq!(body["passed"], 2, "{body}");
                 assert_eq!(body["cases"][2]["verdict"], "wrong_answer");
