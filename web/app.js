@@ -368,6 +368,13 @@ fn main() {
     return node;
   }
 
+  // Splits output into the program's text and sr-runner's own notes (a line
+  // "[sr-runner] ..." appended when a limit or a signal stopped the program).
+  function splitNotes(text) {
+    return text.split(/^(\[sr-runner\] .*(?:\n|$))/m).filter(Boolean)
+      .map((part) => [part, part.startsWith("[sr-runner] ")]);
+  }
+
   function formatMs(ms) {
     return ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`;
   }
@@ -806,7 +813,9 @@ fn main() {
 
     function handleTurn(turn) {
       const compileFailed = turn.status === "compile_error";
-      print(turn.output, compileFailed ? "term-compile" : null);
+      for (const [part, note] of splitNotes(turn.output || "")) {
+        print(part, note ? "term-note" : compileFailed ? "term-compile" : null);
+      }
       if (turn.replayDiverged) system(turn.message || "The replay printed something different from before.", "warn");
       if (turn.waitingForInput) {
         session = turn.sessionId;
@@ -953,7 +962,10 @@ fn main() {
 
     function show(text, className) {
       output.className = `output ${className || ""}`.trim();
-      output.textContent = text;
+      output.replaceChildren();
+      for (const [part, note] of splitNotes(text)) {
+        output.append(note ? el("span", "output-note", part) : document.createTextNode(part));
+      }
     }
 
     async function runOnce() {
@@ -1074,7 +1086,6 @@ fn main() {
         );
         const result = el("div", "case-result");
         result.id = `case-result-${i}`;
-        item.setAttribute("aria-labelledby", title.id);
         item.append(head, fields, result);
         list.append(item);
       });
@@ -1117,7 +1128,9 @@ fn main() {
       if (result.verdict === "runtime_error" && result.signal) label = `Runtime error (${result.signal})`;
       else if (result.verdict === "runtime_error" && result.exitCode !== null) label = `Runtime error (exit code ${result.exitCode})`;
       head.append(badge(result.verdict, label));
-      if (result.verdict !== "skipped") {
+      if (result.verdict === "compile_error") {
+        head.append(el("span", "status-message", "Not run: the program did not compile."));
+      } else if (result.verdict !== "skipped") {
         const chips = el("span", "chips");
         chips.append(el("span", "chip", `Time ${formatMs(result.timeMs)}`), el("span", "chip", `CPU ${formatMs(result.cpuMs)}`), el("span", "chip", `Memory ${formatKb(result.memoryKb)}`));
         head.append(chips);
