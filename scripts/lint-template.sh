@@ -5,7 +5,7 @@
 #      AWS::Serverless transform is built from), run offline, then cfn-lint on
 #      the plain CloudFormation it produces: this catches what the schemas do
 #      not, e.g. properties the transform silently rewrites;
-#   3. `sam validate --lint`, only where the AWS SAM CLI is installed.
+#   3. `sam validate --lint` (the AWS SAM CLI, installed into its own venv).
 #
 # Idempotent: cfn-lint and aws-sam-translator are installed once, from PyPI,
 # into a private virtualenv under ${XDG_CACHE_HOME:-$HOME/.cache}/sr-runner/
@@ -86,9 +86,14 @@ PY
 "$VENV/bin/cfn-lint" "$work/transformed.json"
 echo "cfn-lint on the transformed template: no errors, no warnings"
 
-if command -v sam >/dev/null 2>&1; then
-  echo "== sam validate --lint ($(sam --version))"
-  sam validate --lint --region eu-west-1 --template-file "$TEMPLATE"
-else
-  echo "== sam validate: skipped (the AWS SAM CLI is not installed)"
+# The AWS SAM CLI validates without an AWS account; it lives in its own venv
+# (its pins differ from cfn-lint's).
+SAM_CLI_VERSION=1.170.0
+SAM_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/sr-runner/sam-venv"
+if [[ "$("$SAM_VENV/bin/sam" --version 2>/dev/null)" != *"$SAM_CLI_VERSION"* ]]; then
+  echo "installing aws-sam-cli==$SAM_CLI_VERSION into $SAM_VENV"
+  python3 -m venv "$SAM_VENV"
+  "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION"
 fi
+echo "== sam validate --lint ($("$SAM_VENV/bin/sam" --version))"
+SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" validate --lint --region eu-west-1 --template-file "$TEMPLATE"
