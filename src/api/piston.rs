@@ -272,8 +272,9 @@ pub fn validate_file_name(name: &str) -> Result<(), String> {
     if name.starts_with('/') || name.contains('\0') || name.contains('\\') {
         return bad("must be a relative path");
     }
-    if name.starts_with('-') {
-        return bad("must not start with '-' (it would read as a compiler option)");
+    if name.starts_with('-') || name.starts_with('@') {
+        // gcc and javac read `-x` as an option and `@file` as a file of options.
+        return bad("must not start with '-' or '@' (compilers would read it as options)");
     }
     if name
         .split('/')
@@ -505,6 +506,7 @@ mod tests {
         for bad in [
             "",
             "-o",
+            "@opts",
             "/etc/passwd",
             "../x",
             "a/../../x",
