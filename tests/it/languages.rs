@@ -14,7 +14,9 @@ struct LanguageCase {
     /// Fails at run time: the code, the expected exit code or signal, and a text
     /// the error output must contain.
     runtime_error: (&'static str, Expected, &'static str),
-    /// Writes out1 (stdout), err1 (stderr), out2 (stdout), flushing in between.
+    /// Writes out1 (stdout), err1 (stderr), out2 (stdout), flushing in between and
+    /// pausing long enough (150 ms) that a loaded machine still reads them in order:
+    /// two pipes carry no timestamps, so chunks that wait together are unordered.
     interleaved: &'static str,
 }
 
@@ -91,7 +93,7 @@ async fn c_programs_run() {
             Expected::Exit(3),
             "bad input",
         ),
-        interleaved: "#include <stdio.h>\n#include <unistd.h>\nint main(void){printf(\"out1\\n\");fflush(stdout);usleep(20000);fprintf(stderr,\"err1\\n\");usleep(20000);printf(\"out2\\n\");return 0;}",
+        interleaved: "#include <stdio.h>\n#include <unistd.h>\nint main(void){printf(\"out1\\n\");fflush(stdout);usleep(150000);fprintf(stderr,\"err1\\n\");usleep(150000);printf(\"out2\\n\");return 0;}",
     })
     .await;
 }
@@ -107,7 +109,7 @@ async fn cpp_programs_run() {
             Expected::Signal("SIGABRT"),
             "boom from cpp",
         ),
-        interleaved: "#include <iostream>\n#include <unistd.h>\nint main(){std::cout<<\"out1\"<<std::endl;usleep(20000);std::cerr<<\"err1\"<<std::endl;usleep(20000);std::cout<<\"out2\"<<std::endl;}",
+        interleaved: "#include <iostream>\n#include <unistd.h>\nint main(){std::cout<<\"out1\"<<std::endl;usleep(150000);std::cerr<<\"err1\"<<std::endl;usleep(150000);std::cout<<\"out2\"<<std::endl;}",
     })
     .await;
 }
@@ -123,7 +125,7 @@ async fn python_programs_run() {
             Expected::Exit(1),
             "ValueError: boom from python",
         ),
-        interleaved: "import sys, time\nprint('out1', flush=True)\ntime.sleep(0.02)\nprint('err1', file=sys.stderr, flush=True)\ntime.sleep(0.02)\nprint('out2', flush=True)",
+        interleaved: "import sys, time\nprint('out1', flush=True)\ntime.sleep(0.15)\nprint('err1', file=sys.stderr, flush=True)\ntime.sleep(0.15)\nprint('out2', flush=True)",
     })
     .await;
 }
@@ -135,7 +137,7 @@ async fn javascript_programs_run() {
         sum: "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(Number);\nconsole.log(a + b);",
         compile_error: None,
         runtime_error: ("throw new Error('boom from js');", Expected::Exit(1), "boom from js"),
-        interleaved: "const sleep = ms => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);\nprocess.stdout.write('out1\\n'); sleep(20); process.stderr.write('err1\\n'); sleep(20); process.stdout.write('out2\\n');",
+        interleaved: "const sleep = ms => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);\nprocess.stdout.write('out1\\n'); sleep(150); process.stderr.write('err1\\n'); sleep(150); process.stdout.write('out2\\n');",
     })
     .await;
 }
@@ -151,7 +153,7 @@ async fn java_programs_run() {
             Expected::Exit(1),
             "boom from java",
         ),
-        interleaved: "public class Main { public static void main(String[] a) throws Exception { System.out.println(\"out1\"); System.out.flush(); Thread.sleep(20); System.err.println(\"err1\"); System.err.flush(); Thread.sleep(20); System.out.println(\"out2\"); } }",
+        interleaved: "public class Main { public static void main(String[] a) throws Exception { System.out.println(\"out1\"); System.out.flush(); Thread.sleep(150); System.err.println(\"err1\"); System.err.flush(); Thread.sleep(150); System.out.println(\"out2\"); } }",
     })
     .await;
 }
@@ -163,7 +165,7 @@ async fn go_programs_run() {
         sum: "package main\nimport \"fmt\"\nfunc main() { var a, b int; fmt.Scan(&a, &b); fmt.Println(a + b) }",
         compile_error: Some(("package main\nfunc main() { x := undefinedThing }", "undefinedThing")),
         runtime_error: ("package main\nfunc main() { panic(\"boom from go\") }", Expected::Exit(2), "boom from go"),
-        interleaved: "package main\nimport (\"fmt\"; \"os\"; \"time\")\nfunc main() { fmt.Println(\"out1\"); time.Sleep(20 * time.Millisecond); fmt.Fprintln(os.Stderr, \"err1\"); time.Sleep(20 * time.Millisecond); fmt.Println(\"out2\") }",
+        interleaved: "package main\nimport (\"fmt\"; \"os\"; \"time\")\nfunc main() { fmt.Println(\"out1\"); time.Sleep(150 * time.Millisecond); fmt.Fprintln(os.Stderr, \"err1\"); time.Sleep(150 * time.Millisecond); fmt.Println(\"out2\") }",
     })
     .await;
 }
@@ -175,7 +177,7 @@ async fn typescript_programs_run() {
         sum: "const input: string = require('fs').readFileSync(0, 'utf8');\nconst [a, b]: number[] = input.trim().split(/\\s+/).map(Number);\nconsole.log(a + b);",
         compile_error: Some(("const n: number = 'not a number';\nconsole.log(n);", "TS2322")),
         runtime_error: ("function f(): never { throw new Error('boom from ts'); }\nf();", Expected::Exit(1), "boom from ts"),
-        interleaved: "const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);\nprocess.stdout.write('out1\\n'); sleep(20); process.stderr.write('err1\\n'); sleep(20); process.stdout.write('out2\\n');",
+        interleaved: "const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);\nprocess.stdout.write('out1\\n'); sleep(150); process.stderr.write('err1\\n'); sleep(150); process.stdout.write('out2\\n');",
     })
     .await;
 }
@@ -187,7 +189,7 @@ async fn rust_programs_run() {
         sum: "use std::io::Read;\nfn main() { let mut s = String::new(); std::io::stdin().read_to_string(&mut s).unwrap(); let v: Vec<i64> = s.split_whitespace().map(|x| x.parse().unwrap()).collect(); println!(\"{}\", v[0] + v[1]); }",
         compile_error: Some(("fn main() { let x: i32 = \"text\"; }", "mismatched types")),
         runtime_error: ("fn main() { panic!(\"boom from rust\"); }", Expected::Exit(101), "boom from rust"),
-        interleaved: "use std::io::Write;\nuse std::{thread, time::Duration};\nfn main() { println!(\"out1\"); std::io::stdout().flush().unwrap(); thread::sleep(Duration::from_millis(20)); eprintln!(\"err1\"); thread::sleep(Duration::from_millis(20)); println!(\"out2\"); }",
+        interleaved: "use std::io::Write;\nuse std::{thread, time::Duration};\nfn main() { println!(\"out1\"); std::io::stdout().flush().unwrap(); thread::sleep(Duration::from_millis(150)); eprintln!(\"err1\"); thread::sleep(Duration::from_millis(150)); println!(\"out2\"); }",
     })
     .await;
 }
