@@ -10,3 +10,4 @@ mod languages;
 mod piston;
 mod sessions;
 mod store;
+mod unprivileged;
