@@ -69,7 +69,10 @@ impl Application {
         listener: TcpListener,
         signal: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let router = self.router();
+        let mut router = self.router();
+        if listener.local_addr()?.ip().is_loopback() {
+            router = router.layer(axum::middleware::from_fn(loopback_host_only));
+        }
         let shutdown_tx = self.shutdown_tx.clone();
         let on_signal = async move {
             signal.await;
@@ -80,6 +83,46 @@ impl Application {
             .with_graceful_shutdown(on_signal)
             .await
     }
+}
+
+/// On a loopback listener, only requests addressed to a loopback name are served.
+/// A web page that rebinds its own DNS name to 127.0.0.1 (DNS rebinding) reaches
+/// the port, but its requests carry its own name in `Host`, so they are refused.
+async fn loopback_host_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    match host {
+        Some(host) if !is_loopback_host(host) => crate::error::AppError::MisdirectedRequest(
+            format!("this server only answers requests addressed to localhost, not {host:?}"),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        })
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The configured session store: DynamoDB when `TABLE_NAME` is set.
@@ -129,5 +172,34 @@ pub async fn termination_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        for host in [
+            "localhost",
+            "localhost:3001",
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "[::1]",
+            "[::1]:3001",
+            "LOCALHOST:1",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:3001",
+            "10.0.0.1:3001",
+            "localhost.evil.example",
+            "[::2]:80",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
     }
 }

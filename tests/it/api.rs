@@ -63,6 +63,30 @@ async fn malformed_json_is_a_400_with_a_json_error() {
 }
 
 #[tokio::test]
+async fn a_loopback_server_refuses_requests_addressed_to_other_names() {
+    // DNS rebinding: a page at evil.example resolves its name to 127.0.0.1.
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/health"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 421);
+    let body: Value = response.json().await.unwrap();
+    assert_error_body(&body);
+    let response = app
+        .client
+        .get(app.url("/api/health"))
+        .header("host", "localhost:3001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
 async fn a_body_not_sent_as_json_is_415() {
     let app = spawn_app().await;
     for content_type in [
