@@ -255,6 +255,7 @@ pub async fn run_process(
         command.pre_exec(move || child_setup.apply());
     }
     let started = Instant::now();
+    lease.mark_in_use();
     let mut child = command.spawn()?;
     let pid = child.id() as i32;
     lease.sandbox().register_root(pid);

@@ -19,6 +19,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Which isolation strategy is in force.
@@ -56,6 +57,9 @@ pub struct SandboxLease {
     sandbox: Arc<Sandbox>,
     uid: Option<u32>,
     _lock: Option<File>,
+    /// No process of the uid has been started since its last successful sweep,
+    /// so releasing the lease need not fork another sweep helper.
+    swept: AtomicBool,
 }
 
 impl Sandbox {
@@ -199,6 +203,7 @@ impl Sandbox {
                 sandbox: self.clone(),
                 uid: None,
                 _lock: None,
+                swept: AtomicBool::new(true),
             });
         }
         let candidates = self.free_uids.lock().expect("uid pool lock").len();
@@ -230,6 +235,7 @@ impl Sandbox {
                 sandbox: self.clone(),
                 uid: Some(uid),
                 _lock: Some(lock),
+                swept: AtomicBool::new(first_use),
             });
         }
         Err(io::Error::other("sandbox uid pool exhausted"))
@@ -249,11 +255,10 @@ impl Sandbox {
         // SAFETY: kill has no memory-safety preconditions.
         unsafe { libc::kill(-root_pid, libc::SIGKILL) };
         match (self.mode, lease.uid) {
-            (SandboxMode::UidPool, Some(uid)) => {
-                if let Err(err) = kill_all_of_uid(uid) {
-                    tracing::error!(%err, uid, "uid sweep failed");
-                }
-            }
+            (SandboxMode::UidPool, Some(uid)) => match kill_all_of_uid(uid) {
+                Ok(()) => lease.swept.store(true, Ordering::SeqCst),
+                Err(err) => tracing::error!(%err, uid, "uid sweep failed"),
+            },
             _ => self.kill_tree(root_pid),
         }
     }
@@ -367,6 +372,11 @@ impl SandboxLease {
     pub fn sandbox(&self) -> &Arc<Sandbox> {
         &self.sandbox
     }
+
+    /// Called before starting a process under this lease.
+    pub(crate) fn mark_in_use(&self) {
+        self.swept.store(false, Ordering::SeqCst);
+    }
 }
 
 impl Drop for SandboxLease {
@@ -374,11 +384,17 @@ impl Drop for SandboxLease {
         if let Some(uid) = self.uid {
             // Whatever happened to the run, nothing of this uid may outlive it,
             // and nothing it left in the shared writable directories either.
-            if let Err(err) = kill_all_of_uid(uid) {
-                tracing::error!(%err, uid, "uid sweep on release failed");
+            if !self.swept.load(Ordering::SeqCst) {
+                if let Err(err) = kill_all_of_uid(uid) {
+                    tracing::error!(%err, uid, "uid sweep on release failed");
+                }
             }
-            sweep_shared_dirs(Some(uid), &self.sandbox.protected);
-            sweep_sysv_ipc(uid);
+            // With namespaces the run only ever saw private /tmp-like mounts and
+            // its own IPC namespace: there is nothing of it to find out here.
+            if !self.sandbox.namespaces {
+                sweep_shared_dirs(Some(uid), &self.sandbox.protected);
+                sweep_sysv_ipc(uid);
+            }
             self.sandbox
                 .free_uids
                 .lock()
