@@ -162,10 +162,7 @@ pub async fn start_session(
         .start(&request.language, request.code, deadline)
         .await?;
     tracing::info!(session = %turn.session.id, state = turn.session.state.as_str(), "session started");
-    Ok(Json(TurnResponse::from_turn(
-        &turn,
-        &state.config.run_limits,
-    )))
+    Ok(Json(TurnResponse::from_turn(&turn)))
 }
 
 pub async fn session_input(
@@ -179,10 +176,7 @@ pub async fn session_input(
         .sessions
         .input(&id, &request.input, request.eof, deadline)
         .await?;
-    Ok(Json(TurnResponse::from_turn(
-        &turn,
-        &state.config.run_limits,
-    )))
+    Ok(Json(TurnResponse::from_turn(&turn)))
 }
 
 pub async fn session_output(

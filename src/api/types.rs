@@ -75,12 +75,8 @@ pub struct Timings {
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionResponse {
     pub stdout: String,
-    pub status: RunStatus,
-    pub exit_code: Option<i32>,
-    pub signal: Option<String>,
-    pub timed_out: bool,
-    pub output_truncated: bool,
-    pub memory_exceeded: bool,
+    #[serde(flatten)]
+    pub outcome: Outcome,
     pub language: &'static str,
     pub version: Option<String>,
     pub compile: Option<CompileBody>,
@@ -129,38 +125,65 @@ impl From<&ProcessOutcome> for RunBody {
 
 impl ExecutionResponse {
     pub fn from_execution(execution: &Execution, limits: &crate::config::Limits) -> Self {
-        let memory_exceeded = execution.memory_exceeded();
-        let status = status_of(execution, memory_exceeded);
-        let compile = execution.compile.as_ref().map(CompileBody::from);
-        let run = execution.run.as_ref().map(RunBody::from);
-        let display = display_output(execution, limits);
-        let outcome = execution.run.as_ref();
+        let outcome = Outcome::of(execution);
         ExecutionResponse {
-            stdout: display,
-            status,
-            exit_code: outcome.and_then(|r| r.exit_code),
-            signal: outcome.and_then(|r| r.signal).map(signal_name),
-            timed_out: outcome.is_some_and(|r| r.timed_out),
-            output_truncated: outcome.is_some_and(|r| r.output_truncated),
-            memory_exceeded,
+            stdout: display_output(execution, outcome.status, limits),
+            outcome,
             language: execution.language.display_name,
             version: execution.version.clone(),
-            timings: Timings {
-                compile_ms: execution.compile.as_ref().map_or(0, |c| millis(c.duration)),
-                run_wall_ms: outcome.map_or(0, |r| millis(r.wall_time)),
-                cpu_ms: outcome.map_or(0, |r| millis(r.cpu_time)),
-                peak_memory_kb: outcome.map_or(0, |r| r.peak_memory_kib),
-            },
-            compile,
-            run,
+            timings: Timings::of(execution),
+            compile: execution.compile.as_ref().map(CompileBody::from),
+            run: execution.run.as_ref().map(RunBody::from),
+        }
+    }
+}
+
+/// How a run ended, as both `/api/execute/once` and the session endpoints report it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub timed_out: bool,
+    pub output_truncated: bool,
+    pub memory_exceeded: bool,
+}
+
+impl Outcome {
+    pub fn of(execution: &Execution) -> Self {
+        let memory_exceeded = execution.memory_exceeded();
+        let run = execution.run.as_ref();
+        Outcome {
+            status: status_of(execution, memory_exceeded),
+            exit_code: run.and_then(|r| r.exit_code),
+            signal: run.and_then(|r| r.signal).map(signal_name),
+            timed_out: run.is_some_and(|r| r.timed_out),
+            output_truncated: run.is_some_and(|r| r.output_truncated),
+            memory_exceeded,
+        }
+    }
+}
+
+impl Timings {
+    fn of(execution: &Execution) -> Self {
+        let run = execution.run.as_ref();
+        Timings {
+            compile_ms: execution.compile.as_ref().map_or(0, |c| millis(c.duration)),
+            run_wall_ms: run.map_or(0, |r| millis(r.wall_time)),
+            cpu_ms: run.map_or(0, |r| millis(r.cpu_time)),
+            peak_memory_kb: run.map_or(0, |r| r.peak_memory_kib),
         }
     }
 }
 
 /// What the user should see: the program's interleaved output, or the compiler's
 /// diagnostics, then a note when a limit or a signal stopped the program.
-pub fn display_output(execution: &Execution, limits: &crate::config::Limits) -> String {
-    let status = status_of(execution, execution.memory_exceeded());
+pub fn display_output(
+    execution: &Execution,
+    status: RunStatus,
+    limits: &crate::config::Limits,
+) -> String {
     let mut display = match (&execution.run, &execution.compile) {
         (Some(run), _) => text(&run.combined),
         (None, Some(compile)) => compile.output.clone(),
@@ -311,12 +334,8 @@ pub struct TurnResponse {
     pub waiting_for_input: bool,
     pub finished: bool,
     pub state: &'static str,
-    pub status: RunStatus,
-    pub exit_code: Option<i32>,
-    pub signal: Option<String>,
-    pub timed_out: bool,
-    pub output_truncated: bool,
-    pub memory_exceeded: bool,
+    #[serde(flatten)]
+    pub outcome: Outcome,
     pub replay_diverged: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -328,8 +347,7 @@ pub struct TurnResponse {
 pub const DIVERGED_MESSAGE: &str = "This program printed something different when it was replayed with your inputs (it may use randomness or the time), so the output above may not match. Showing the new output from the first difference.";
 
 impl TurnResponse {
-    pub fn from_turn(turn: &crate::sessions::Turn, limits: &crate::config::Limits) -> Self {
-        let execution = ExecutionResponse::from_execution(&turn.execution, limits);
+    pub fn from_turn(turn: &crate::sessions::Turn) -> Self {
         let session = &turn.session;
         let waiting = session.state == crate::sessions::model::SessionState::Waiting;
         TurnResponse {
@@ -338,16 +356,11 @@ impl TurnResponse {
             waiting_for_input: waiting,
             finished: !waiting,
             state: session.state.as_str(),
-            status: execution.status,
-            exit_code: execution.exit_code,
-            signal: execution.signal,
-            timed_out: execution.timed_out,
-            output_truncated: execution.output_truncated,
-            memory_exceeded: execution.memory_exceeded,
+            outcome: turn.outcome.clone(),
             replay_diverged: turn.diverged,
             message: turn.diverged.then(|| DIVERGED_MESSAGE.to_string()),
-            compile: execution.compile,
-            timings: execution.timings,
+            compile: turn.execution.compile.as_ref().map(CompileBody::from),
+            timings: Timings::of(&turn.execution),
             expires_at: session.expires_at,
         }
     }

@@ -13,6 +13,7 @@ pub mod store;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::api::types::{display_output, Outcome};
 use crate::runner::{Execution, InputMode, RunError, RunRequest, Runner};
 use model::{Ending, Session, SessionId, SessionState};
 use store::{unix_now, SessionStore, StoreError};
@@ -65,6 +66,8 @@ pub struct Turn {
     /// Output the user has not seen yet.
     pub new_output: String,
     pub execution: Execution,
+    /// How the run ended (computed once for the record and the response).
+    pub outcome: Outcome,
     /// The replay's output did not begin with what the user had already seen.
     pub diverged: bool,
 }
@@ -105,21 +108,7 @@ impl SessionService {
         }
         let language = self.runner.resolve_language(language).await?;
         let now = unix_now();
-        let mut session = Session {
-            id: SessionId::new_random(),
-            language: language.key.to_string(),
-            code,
-            inputs: Vec::new(),
-            stdin_closed: false,
-            transcript: String::new(),
-            state: SessionState::Waiting,
-            ending: None,
-            slot: 0,
-            created_at: now,
-            last_activity_at: now,
-            expires_at: now + self.limits.ttl_secs,
-            version: 0,
-        };
+        let mut session = Session::new(language.key, code, now, self.limits.ttl_secs);
         // The slot is taken before anything runs: a full server answers at once.
         self.store.create(&mut session, now).await?;
         match self.replay(&session, deadline).await {
@@ -233,7 +222,8 @@ impl SessionService {
         execution: Execution,
     ) -> Result<Turn, SessionError> {
         let limits = &self.runner.config().run_limits;
-        let shown = crate::api::types::display_output(&execution, limits);
+        let outcome = Outcome::of(&execution);
+        let shown = display_output(&execution, outcome.status, limits);
         let (new_output, diverged) = match shown.strip_prefix(session.transcript.as_str()) {
             Some(rest) => (rest.to_string(), false),
             None => (
@@ -251,19 +241,13 @@ impl SessionService {
             .is_some_and(|run| run.waiting_for_input);
         if !waiting {
             session.state = SessionState::Finished;
-            let memory_exceeded = execution.memory_exceeded();
-            let status = crate::api::types::status_of(&execution, memory_exceeded);
             session.ending = Some(Ending {
-                status: serde_json::to_value(status)
+                status: serde_json::to_value(outcome.status)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default(),
-                exit_code: execution.run.as_ref().and_then(|r| r.exit_code),
-                signal: execution
-                    .run
-                    .as_ref()
-                    .and_then(|r| r.signal)
-                    .map(crate::api::types::signal_name),
+                exit_code: outcome.exit_code,
+                signal: outcome.signal.clone(),
             });
         }
         let now = unix_now();
@@ -275,6 +259,7 @@ impl SessionService {
             session,
             new_output,
             execution,
+            outcome,
             diverged,
         })
     }

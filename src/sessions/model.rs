@@ -114,6 +114,26 @@ pub struct Session {
 }
 
 impl Session {
+    /// A new session waiting for its first run, with a fresh random id; the store
+    /// assigns its slot and version when it is created.
+    pub fn new(language: &str, code: String, now: i64, ttl_secs: i64) -> Self {
+        Session {
+            id: SessionId::new_random(),
+            language: language.to_string(),
+            code,
+            inputs: Vec::new(),
+            stdin_closed: false,
+            transcript: String::new(),
+            state: SessionState::Waiting,
+            ending: None,
+            slot: 0,
+            created_at: now,
+            last_activity_at: now,
+            expires_at: now + ttl_secs,
+            version: 0,
+        }
+    }
+
     pub fn is_expired(&self, now: i64) -> bool {
         self.expires_at <= now
     }

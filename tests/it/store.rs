@@ -11,21 +11,7 @@ use crate::dynamo_local;
 const TTL: i64 = 300;
 
 fn new_session(now: i64) -> Session {
-    Session {
-        id: SessionId::new_random(),
-        language: "python".into(),
-        code: "print(input())".into(),
-        inputs: Vec::new(),
-        stdin_closed: false,
-        transcript: String::new(),
-        state: SessionState::Waiting,
-        ending: None,
-        slot: 0,
-        created_at: now,
-        last_activity_at: now,
-        expires_at: now + TTL,
-        version: 0,
-    }
+    Session::new("python", "print(input())".into(), now, TTL)
 }
 
 /// Creates a session as of `now`.
