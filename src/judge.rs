@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::api::types::{status_of, RunStatus};
 use crate::config::Limits;
 use crate::runner::languages::Language;
 use crate::runner::process::ProcessOutcome;
@@ -179,24 +180,27 @@ fn case_result(
             ..skipped(index)
         };
     };
-    let memory_exceeded = execution.memory_exceeded();
+    // The same classification as every other run, then the output comparison.
     let mut first_difference = None;
-    let verdict = if run.timed_out {
-        Verdict::TimeLimitExceeded
-    } else if run.output_truncated {
-        Verdict::OutputLimitExceeded
-    } else if memory_exceeded {
-        Verdict::MemoryLimitExceeded
-    } else if run.signal.is_some() || run.exit_code != Some(0) {
-        Verdict::RuntimeError
-    } else {
-        let got = String::from_utf8_lossy(&run.stdout);
-        first_difference = compare(&case.expected_output, &got, comparison);
-        if first_difference.is_some() {
-            Verdict::WrongAnswer
-        } else {
-            Verdict::Accepted
+    let verdict = match status_of(execution, execution.memory_exceeded()) {
+        RunStatus::TimeLimitExceeded => Verdict::TimeLimitExceeded,
+        RunStatus::OutputLimitExceeded => Verdict::OutputLimitExceeded,
+        RunStatus::MemoryLimitExceeded => Verdict::MemoryLimitExceeded,
+        RunStatus::Success => {
+            let got = String::from_utf8_lossy(&run.stdout);
+            first_difference = compare(&case.expected_output, &got, comparison);
+            if first_difference.is_some() {
+                Verdict::WrongAnswer
+            } else {
+                Verdict::Accepted
+            }
         }
+        RunStatus::CompileError => Verdict::CompileError,
+        // A signal, a non-zero exit, or a run stopped by a shutdown.
+        RunStatus::KilledBySignal
+        | RunStatus::RuntimeError
+        | RunStatus::Cancelled
+        | RunStatus::WaitingForInput => Verdict::RuntimeError,
     };
     outcome_result(index, verdict, run, first_difference)
 }
