@@ -602,11 +602,13 @@ fn startup_and_footprint() -> (f64, u64) {
         .stderr(Stdio::null())
         .spawn()
         .expect("release binary");
+    // A loopback server answers only requests addressed to a loopback name.
     let ready = loop {
         if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             use std::io::{Read, Write};
-            let _ = stream
-                .write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let _ = stream.write_all(
+                b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            );
             let mut response = String::new();
             let _ = stream.read_to_string(&mut response);
             if response.starts_with("HTTP/1.1 200") {
